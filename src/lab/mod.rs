@@ -1,0 +1,280 @@
+//! The lab model: a lab file parsed and validated into a [`Lab`].
+//!
+//! Nothing downstream re-validates: a `Lab` can only be made by [`load`] (or
+//! [`Lab::from_yaml`]), which runs every check in `validate`.
+
+mod model;
+mod validate;
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+
+pub use model::*;
+pub use validate::Problem;
+
+/// The lab used when `--lab` is not given.
+pub const DEFAULT_LAB: &str = "labs/nginx-keepalived.yaml";
+
+/// A lab file that passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lab {
+    spec: LabSpec,
+    source: PathBuf,
+}
+
+/// Why a lab file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("cannot read lab file `{}`: {source}\n  fix: pass an existing file with `--lab FILE` (the labs shipped with halab are in `labs/`)", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", parse_message(.path, .field, .location, .message))]
+    Parse {
+        path: PathBuf,
+        /// Dotted field path, e.g. `nodes[0].ip`, when the parser knows it.
+        field: Option<String>,
+        /// (line, column), 1-based, when the parser knows it.
+        location: Option<(usize, usize)>,
+        message: String,
+    },
+    #[error("{}", invalid_message(.path, .problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+fn parse_message(
+    path: &Path,
+    field: &Option<String>,
+    location: &Option<(usize, usize)>,
+    message: &str,
+) -> String {
+    let mut at = path.display().to_string();
+    if let Some((line, col)) = location {
+        at.push_str(&format!(":{line}:{col}"));
+    }
+    match field {
+        Some(f) if !f.is_empty() && f != "." => format!("{at}: field `{f}`: {message}"),
+        _ => format!("{at}: {message}"),
+    }
+}
+
+fn invalid_message(path: &Path, problems: &[Problem]) -> String {
+    let mut out = format!(
+        "{}: {} problem{} in the lab",
+        path.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        out.push_str(&format!("\n  - {p}"));
+    }
+    out
+}
+
+/// Read, parse and validate a lab file.
+pub fn load(path: &Path) -> Result<Lab, LabError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LabError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Lab::from_yaml(&text, path)
+}
+
+/// Settings given on the command line that replace the lab file's, so that
+/// two copies of a lab run side by side on one engine.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub name: Option<String>,
+    pub port: Option<u16>,
+    /// A new subnet; every address in the lab keeps its offset inside it.
+    pub subnet: Option<Ipv4Net>,
+}
+
+impl Lab {
+    /// Parse and validate YAML text; `source` names the file in messages.
+    pub fn from_yaml(text: &str, source: &Path) -> Result<Lab, LabError> {
+        Self::from_yaml_with(text, source, &Overrides::default())
+    }
+
+    /// Like [`Lab::from_yaml`], applying `overrides` before validation.
+    pub fn from_yaml_with(text: &str, source: &Path, overrides: &Overrides) -> Result<Lab, LabError> {
+        let de = serde_yaml::Deserializer::from_str(text);
+        let mut spec: LabSpec = serde_path_to_error::deserialize(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let location = inner.location().map(|l| (l.line(), l.column()));
+            LabError::Parse {
+                path: source.to_path_buf(),
+                field: Some(field),
+                location,
+                message: strip_location(&inner.to_string()),
+            }
+        })?;
+        apply_overrides(&mut spec, overrides);
+        let problems = validate::validate(&spec);
+        if !problems.is_empty() {
+            return Err(LabError::Invalid {
+                path: source.to_path_buf(),
+                problems,
+            });
+        }
+        Ok(Lab {
+            spec,
+            source: source.to_path_buf(),
+        })
+    }
+
+    pub fn spec(&self) -> &LabSpec {
+        &self.spec
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The file this lab was read from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// The node that starts as MASTER (validation guarantees exactly one
+    /// holds the highest priority).
+    pub fn master(&self) -> &Node {
+        self.spec
+            .nodes
+            .iter()
+            .max_by_key(|n| n.priority)
+            .expect("validated lab has nodes")
+    }
+
+    /// Every node but the master, highest priority first.
+    pub fn backups(&self) -> Vec<&Node> {
+        let master = &self.master().name;
+        let mut b: Vec<&Node> = self.spec.nodes.iter().filter(|n| &n.name != master).collect();
+        b.sort_by(|a, b| b.priority.cmp(&a.priority));
+        b
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.spec.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Docker network name: `<lab>-<network>`.
+    pub fn network_name(&self) -> String {
+        format!("{}-{}", self.spec.name, self.spec.network.name)
+    }
+
+    /// Docker container name of a node or of the proxy.
+    pub fn container_name(&self, member: &str) -> String {
+        format!("{}-{}", self.spec.name, member)
+    }
+
+    /// The VIP's address without its prefix.
+    pub fn vip_addr(&self) -> Ipv4Addr {
+        self.spec.vip.addr()
+    }
+
+    /// Budget of a scenario: the lab's values over the built-in defaults.
+    pub fn budget(&self, scenario: ScenarioName) -> Budget {
+        let mut b = default_budget(scenario, &self.spec);
+        if let Some(set) = self.spec.scenarios.get(&scenario) {
+            macro_rules! take {
+                ($($f:ident),*) => { $( if set.$f.is_some() { b.$f = set.$f; } )* };
+            }
+            take!(switch_within, recover_within, max_failed, max_late, worst_answer, max_dual_owner, observe);
+        }
+        b
+    }
+}
+
+impl fmt::Display for Lab {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.spec.name, self.source.display())
+    }
+}
+
+/// Built-in budgets, derived from the lab's own timers so that a slow lab
+/// (VRRPv2, 1 s adverts) and a fast one are each judged fairly.
+pub fn default_budget(scenario: ScenarioName, spec: &LabSpec) -> Budget {
+    use std::time::Duration;
+    let advert = spec.vrrp.advert_int;
+    // Master_Down_Interval = 3 × advert + skew (< advert): time for a backup
+    // to notice a silent master. Add HAProxy's connect timeout (a retry) and
+    // the health check's interval × fall for process faults.
+    let master_down = advert * 4;
+    let proxy = spec.proxy.timeouts.connect.min(Duration::from_secs(2));
+    let check = spec.health_check.interval * spec.health_check.fall.max(1);
+    let slack = Duration::from_secs(2);
+    let switch = match scenario {
+        ScenarioName::StopMaster => advert + proxy + slack,
+        ScenarioName::KillMaster | ScenarioName::PauseMaster | ScenarioName::PartitionMaster => {
+            master_down + proxy + slack
+        }
+        ScenarioName::KillNginx => check + master_down + proxy + slack,
+        ScenarioName::KillKeepalived => master_down + proxy + slack,
+        ScenarioName::StopBackup | ScenarioName::Failback => master_down + proxy + slack,
+    };
+    let observe = (switch + Duration::from_secs(2)).max(Duration::from_secs(4));
+    let mut b = Budget {
+        switch_within: Some(switch),
+        recover_within: Some(master_down + proxy + Duration::from_secs(10)),
+        max_failed: None,
+        max_late: None,
+        worst_answer: None,
+        max_dual_owner: Some(advert * 2 + Duration::from_millis(500)),
+        observe: Some(observe),
+    };
+    match scenario {
+        // The control: nothing may be seen by a client.
+        ScenarioName::StopBackup => {
+            b.switch_within = None;
+            b.max_failed = Some(0);
+        }
+        // A partition is a split brain by construction; judged only where the
+        // lab sets a budget.
+        ScenarioName::PartitionMaster => b.max_dual_owner = None,
+        _ => {}
+    }
+    b
+}
+
+/// serde_yaml appends " at line L column C"; we show the location up front.
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn apply_overrides(spec: &mut LabSpec, o: &Overrides) {
+    if let Some(name) = &o.name {
+        spec.name = name.clone();
+    }
+    if let Some(port) = o.port {
+        spec.proxy.port = port;
+    }
+    if let Some(new) = o.subnet {
+        let old = spec.network.subnet;
+        let shift = |ip: Ipv4Addr| -> Ipv4Addr {
+            let offset = u32::from(ip).wrapping_sub(u32::from(old.network()));
+            Ipv4Addr::from(u32::from(new.network()).wrapping_add(offset))
+        };
+        for n in &mut spec.nodes {
+            n.ip = shift(n.ip);
+        }
+        spec.vip = Ipv4Net::new(shift(spec.vip.addr()), spec.vip.prefix_len()).expect("same prefix");
+        if let Some(ip) = spec.proxy.ip {
+            spec.proxy.ip = Some(shift(ip));
+        }
+        // Validation then refuses addresses that fell outside a smaller subnet.
+        spec.network.subnet = new;
+    }
+}

@@ -1,0 +1,10 @@
+//! halab: render, start, break and judge an nginx + keepalived + HAProxy lab.
+//!
+//! Data flows one way: `lab` (a validated lab file) → `render` (files) →
+//! `engine` (Docker) → `timeline` (what the probe and watchers saw) →
+//! `verdict` (budgets judged) → `store` (runs on disk) → `report`.
+
+pub mod lab;
+pub mod render;
+pub mod suggest;
+pub mod timeline;

@@ -1,0 +1,161 @@
+//! One stream of events on one monotonic clock: what a scenario run saw.
+//!
+//! The probe, the fault injector and the VIP/VRRP watchers all append here;
+//! the verdict, the run store and every report only read it.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Microseconds since the run's origin (its `Clock` was made).
+pub type Micros = u64;
+
+pub fn micros(d: Duration) -> Micros {
+    d.as_micros() as Micros
+}
+
+pub fn duration(us: Micros) -> Duration {
+    Duration::from_micros(us)
+}
+
+/// The run's monotonic clock. Every event's time is read from one of these.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    origin: std::time::Instant,
+}
+
+impl Clock {
+    pub fn start() -> Clock {
+        Clock {
+            origin: std::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> Micros {
+        micros(self.origin.elapsed())
+    }
+
+    pub fn at(&self, instant: std::time::Instant) -> Micros {
+        micros(instant.saturating_duration_since(self.origin))
+    }
+}
+
+/// What one probe request got back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// HTTP 200 with the page of this node.
+    Page { node: String },
+    /// HTTP 200 with a body that is no node's page.
+    UnknownPage,
+    /// Any non-200 status (HAProxy's 503 when no server is up).
+    Http { status: u16 },
+    /// The connection was refused or reset.
+    Connect { error: String },
+    /// No answer within the probe's timeout.
+    Timeout,
+}
+
+impl Outcome {
+    pub fn is_failure(&self) -> bool {
+        !matches!(self, Outcome::Page { .. })
+    }
+
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Outcome::Page { node } => Some(node),
+            _ => None,
+        }
+    }
+}
+
+/// One probe request: fired at `sent`, answered (or given up) at `done`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub seq: u64,
+    pub sent: Micros,
+    pub done: Micros,
+    pub outcome: Outcome,
+}
+
+impl Request {
+    pub fn latency(&self) -> Duration {
+        duration(self.done.saturating_sub(self.sent))
+    }
+}
+
+/// keepalived's view of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VrrpState {
+    Init,
+    Backup,
+    Master,
+    Fault,
+    Stop,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The fault was injected (the call that injects it returned).
+    Fault { action: String },
+    /// The fault was undone.
+    Heal { action: String },
+    /// A probe request (timed by `Request::sent`/`done`; `at` = `done`).
+    Request(Request),
+    /// A node gained (`holds: true`) or lost the VIP.
+    Vip { node: String, holds: bool },
+    /// keepalived on a node entered a state.
+    Vrrp { node: String, state: VrrpState },
+    /// Ownership watching started on a node (its first sample is a `Vip`).
+    WatchStart { node: String },
+    /// Something worth showing beside the timeline (a log line, a warning).
+    Note { text: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: Micros,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// All events of a run, kept in time order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    pub events: Vec<Event>,
+}
+
+impl Timeline {
+    pub fn push(&mut self, at: Micros, kind: EventKind) {
+        self.events.push(Event { at, kind });
+    }
+
+    /// Sort by time; equal times keep insertion order.
+    pub fn finish(mut self) -> Timeline {
+        self.events.sort_by_key(|e| e.at);
+        self
+    }
+
+    pub fn requests(&self) -> impl Iterator<Item = &Request> {
+        self.events.iter().filter_map(|e| match &e.kind {
+            EventKind::Request(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    pub fn first_fault(&self) -> Option<Micros> {
+        self.events.iter().find_map(|e| match e.kind {
+            EventKind::Fault { .. } => Some(e.at),
+            _ => None,
+        })
+    }
+
+    pub fn first_heal(&self) -> Option<Micros> {
+        self.events.iter().find_map(|e| match e.kind {
+            EventKind::Heal { .. } => Some(e.at),
+            _ => None,
+        })
+    }
+}
