@@ -1,0 +1,242 @@
+//! The command line: every verb and flag, with its help text beside it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::Ipv4Net;
+
+use crate::lab::{Overrides, ScenarioName, DEFAULT_LAB};
+
+/// Render, start, break and judge an nginx + keepalived + HAProxy lab.
+///
+/// A typical session: `halab up` (builds images offline and starts the lab),
+/// `halab chaos stop-master` (stops the master and watches port 8000 switch
+/// to the backup), `halab report`, `halab down`.
+///
+/// Exit codes: 0 every budget met, 1 a budget missed, 2 halab could not do
+/// its job (bad lab file, engine unreachable, fault not injected).
+#[derive(Debug, Parser)]
+#[command(name = "halab", version, max_term_width = 100)]
+pub struct Cli {
+    /// No progress output (also off when stderr is not a terminal).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write every artifact of a lab (compose file, Dockerfile, configs, pages).
+    Render {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Output folder [default: .halab/<lab-name>/]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Check a lab file; where the lab's image exists, run the daemons' own
+    /// checkers (keepalived -t, haproxy -c, nginx -t) on the rendered files.
+    Validate {
+        #[command(flatten)]
+        lab: LabArgs,
+    },
+    /// Build images (offline when no registry answers), create the network
+    /// and containers, and wait until the master serves port 8000.
+    Up {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// How long to wait for the steady state (master holds the VIP and
+        /// the port answers with its page).
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Remove the lab's containers and network (selected by label only).
+    Down {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Also remove the lab's images (the shared base image is kept).
+        #[arg(long)]
+        images: bool,
+    },
+    /// Show every node: container state, VRRP state, VIP, nginx, and what
+    /// the port answers now.
+    Status {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the logs of the lab's containers (or of one node).
+    Logs {
+        /// Node (or proxy) name; all members when absent.
+        node: Option<String>,
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Keep printing new lines until Ctrl-C.
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Manage halab's images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Inject one fault, watch port 8000, heal, and judge the switch.
+    Chaos {
+        /// The scenario to run.
+        #[arg(value_parser = parse_scenario, value_name = "SCENARIO")]
+        scenario: ScenarioName,
+        #[command(flatten)]
+        lab: LabArgs,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Run every scenario of the lab in turn, healing between them.
+    Test {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Bring the lab up first (and leave it up).
+        #[arg(long)]
+        up: bool,
+        /// Only these scenarios (repeatable) [default: all].
+        #[arg(long = "scenario", value_parser = parse_scenario)]
+        scenarios: Vec<ScenarioName>,
+    },
+    /// Turn stored runs into a table, JSON, JUnit XML, Markdown or HTML.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Make the base image (offline with mmdebstrap when no registry answers).
+    Build {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// Rebuild even when the image exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Which lab, and what to change in it for this invocation.
+#[derive(Debug, Clone, Args)]
+pub struct LabArgs {
+    /// Lab file.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_LAB, env = "HALAB_LAB")]
+    pub lab: PathBuf,
+    /// Templates folder replacing the built-in templates.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Run the lab under another name (Docker objects are prefixed with it).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Publish the proxy on this host port instead of the lab's.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Use this subnet; every address keeps its offset inside it.
+    #[arg(long, value_name = "CIDR")]
+    pub subnet: Option<Ipv4Net>,
+}
+
+impl LabArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            name: self.name.clone(),
+            port: self.port,
+            subnet: self.subnet,
+        }
+    }
+}
+
+/// How a scenario is run and watched.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Switch budget replacing the lab's (e.g. `100ms`, `5s`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub budget: Option<Duration>,
+    /// Probe schedule: one request every DUR [default: the lab's, 20ms].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub interval: Option<Duration>,
+    /// Leave the fault in place at the end (default: heal and watch recovery).
+    #[arg(long)]
+    pub no_heal: bool,
+    /// Where runs are stored.
+    #[arg(long, value_name = "DIR", default_value = ".halab/runs")]
+    pub runs_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Junit,
+    Markdown,
+    Html,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Run ids or files [default: the last run].
+    pub runs: Vec<String>,
+    /// Only the most recent run.
+    #[arg(long, conflicts_with_all = ["runs", "all"])]
+    pub last: bool,
+    /// Every stored run.
+    #[arg(long, conflicts_with = "runs")]
+    pub all: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write to FILE instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 0 even when a reported run missed a budget.
+    #[arg(long)]
+    pub no_fail: bool,
+    /// Compare two runs: switch time, outage, and the rest, side by side.
+    #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"], conflicts_with_all = ["runs", "all", "last"])]
+    pub compare: Option<Vec<String>>,
+    /// Where runs are stored.
+    #[arg(long, value_name = "DIR", default_value = ".halab/runs")]
+    pub runs_dir: PathBuf,
+}
+
+fn parse_scenario(s: &str) -> Result<ScenarioName, String> {
+    s.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn unknown_scenario_suggests_the_closest() {
+        let err = Cli::try_parse_from(["halab", "chaos", "stop-mastr"]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("did you mean `stop-master`"), "{text}");
+    }
+
+    #[test]
+    fn overrides_come_from_flags() {
+        let cli = Cli::try_parse_from([
+            "halab", "up", "--name", "lab2", "--port", "8100", "--subnet", "172.29.0.0/16",
+        ])
+        .unwrap();
+        let Command::Up { lab, timeout } = cli.command else {
+            panic!("not up")
+        };
+        let o = lab.overrides();
+        assert_eq!(o.name.as_deref(), Some("lab2"));
+        assert_eq!(o.port, Some(8100));
+        assert_eq!(o.subnet.unwrap().to_string(), "172.29.0.0/16");
+        assert_eq!(timeout, Duration::from_secs(30));
+    }
+}
