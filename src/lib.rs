@@ -6,6 +6,8 @@
 
 pub mod cli;
 pub mod lab;
+pub mod probe;
 pub mod render;
 pub mod suggest;
 pub mod timeline;
+pub mod verdict;

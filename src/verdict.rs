@@ -1,0 +1,1210 @@
+//! Verdicts: a scenario's budgets judged from its timeline, and nothing else.
+//!
+//! [`judge`] is a pure function of a [`Timeline`] and a [`VerdictContext`], so
+//! a stored run can be judged again long after it ran. Every number comes from
+//! what the client (the probe) lived through: the switch is the first backup
+//! page *received* after the fault, the disruption counts failed **and** late
+//! answers, and only the VIP-ownership lanes can show a split brain
+//! (DESIGN.md §2: retries turn errors into latency; a split brain fails no
+//! request).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::lab::{Budget, ScenarioName};
+use crate::timeline::{micros, EventKind, Micros, Outcome, Request, Timeline, VrrpState};
+
+/// What a run amounts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every budget was met.
+    Pass,
+    /// At least one budget was missed (or the switch never came).
+    Fail,
+    /// The run cannot be judged: no baseline, no fault, unwatched nodes.
+    Invalid,
+    /// The run was interrupted before it finished.
+    Aborted,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Invalid => "invalid",
+            Status::Aborted => "aborted",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A measured value or a budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// A duration in microseconds.
+    Micros(Micros),
+    /// A number of requests, flaps, …
+    Count(u64),
+    /// The awaited event never happened (no switch, no recovery).
+    Never,
+}
+
+impl fmt::Display for Measure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Measure::Micros(us) => f.write_str(&fmt_micros(*us)),
+            Measure::Count(n) => write!(f, "{n}"),
+            Measure::Never => f.write_str("never"),
+        }
+    }
+}
+
+/// One budget judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// The budget's name as written in a lab file (`switch_within`, …), or
+    /// `no_switch` / `flaps` for the rules that have no budget field.
+    pub name: String,
+    pub measured: Measure,
+    pub budget: Measure,
+    pub passed: bool,
+    /// One sentence a person can act on, with the margin or the excess.
+    pub detail: String,
+}
+
+/// A time span on the run's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub start: Micros,
+    pub end: Micros,
+}
+
+impl Span {
+    pub fn len(&self) -> Micros {
+        self.end.saturating_sub(self.start)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A keepalived state change, placed relative to the fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VrrpChange {
+    pub node: String,
+    pub state: VrrpState,
+    pub at: Micros,
+    /// `at` − fault, negative before the fault (0 when there was no fault).
+    pub offset: i64,
+}
+
+/// Everything measured from a timeline. Absolute times are on the run's
+/// clock; `switch`, `recovery` and the latencies are durations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub fault_at: Option<Micros>,
+    pub heal_at: Option<Micros>,
+    /// Time of the last event (closes open ownership intervals).
+    pub end_at: Micros,
+    /// The master's page was received before the fault.
+    pub baseline_ok: bool,
+    /// Requests that failed before the fault (an unsteady baseline).
+    pub failed_before_fault: u32,
+    /// All probe requests.
+    pub requests: u32,
+    /// Requests answered (or given up) at or after the fault.
+    pub requests_after_fault: u32,
+    /// Fault → first backup page received.
+    pub switch: Option<Micros>,
+    pub switch_node: Option<String>,
+    /// Times the serving node changed after the switch, before the heal.
+    pub flaps: u32,
+    /// Requests after the fault that failed (error, timeout, wrong page).
+    pub failed: u32,
+    /// Requests after the fault answered, but later than `late_after`.
+    pub late: u32,
+    /// First to last failed-or-late request after the fault (send of the
+    /// first to receipt of the last).
+    pub disruption: Option<Span>,
+    /// Slowest HTTP answer received in the fault window (fault → heal/end).
+    pub worst_answer: Option<Micros>,
+    /// 99th percentile (nearest rank) of the same answers.
+    pub p99_answer: Option<Micros>,
+    /// Heal → first master page (preempting lab) or first good page.
+    pub recovery: Option<Micros>,
+    /// Intervals in which two or more nodes held the VIP.
+    pub dual_owner: Vec<Span>,
+    pub dual_owner_total: Micros,
+    pub dual_owner_longest: Micros,
+    pub vrrp: Vec<VrrpChange>,
+    /// Offset of the first backup entering MASTER after the fault.
+    pub vrrp_takeover: Option<i64>,
+}
+
+impl Metrics {
+    /// "VRRP moved at +64 ms, clients saw it at +110 ms", or what is known.
+    pub fn story(&self) -> String {
+        let vrrp = self
+            .vrrp_takeover
+            .map(|o| format!("VRRP moved at {}", fmt_offset(o)));
+        let seen = self
+            .switch
+            .map(|s| format!("clients saw it at {}", fmt_offset(s as i64)));
+        match (vrrp, seen) {
+            (Some(v), Some(s)) => format!("{v}, {s}"),
+            (Some(v), None) => format!("{v}, clients never saw a backup page"),
+            (None, Some(s)) => format!("no VRRP takeover recorded, {s}"),
+            (None, None) => "no switch".to_string(),
+        }
+    }
+}
+
+/// The outcome of judging one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub status: Status,
+    pub checks: Vec<Check>,
+    pub metrics: Metrics,
+    /// Why the status is not `pass`, one line each.
+    pub reasons: Vec<String>,
+    /// Things worth knowing that do not decide the status.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl Verdict {
+    /// Mark a run that was interrupted: its numbers are kept but not trusted.
+    pub fn aborted(mut self, why: impl Into<String>) -> Verdict {
+        self.status = Status::Aborted;
+        self.reasons.insert(0, why.into());
+        self
+    }
+
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.passed)
+    }
+}
+
+/// What the verdict needs to know besides the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictContext {
+    pub scenario: ScenarioName,
+    pub master: String,
+    pub backups: Vec<String>,
+    pub budget: Budget,
+    /// An answer slower than this is late.
+    pub late_after: Duration,
+    /// False for the stop-backup control: a switch is then a failure.
+    pub expect_switch: bool,
+    /// The master takes the VIP back after the heal (preempting lab).
+    pub expect_failback: bool,
+    /// VIP ownership was sampled: every node must have been watched.
+    pub watched_vip: bool,
+}
+
+impl VerdictContext {
+    /// The context for `scenario` on `lab`, with its budget and probe settings.
+    pub fn for_lab(lab: &crate::lab::Lab, scenario: ScenarioName, watched_vip: bool) -> Self {
+        VerdictContext {
+            scenario,
+            master: lab.master().name.clone(),
+            backups: lab.backups().iter().map(|n| n.name.clone()).collect(),
+            budget: lab.budget(scenario),
+            late_after: lab.spec().probe.late_after,
+            expect_switch: scenario != ScenarioName::StopBackup,
+            expect_failback: lab.spec().vrrp.preempt,
+            watched_vip,
+        }
+    }
+}
+
+/// Judge a run from its timeline.
+pub fn judge(timeline: &Timeline, ctx: &VerdictContext) -> Verdict {
+    let m = measure(timeline, ctx);
+    let mut invalid = Vec::new();
+    let mut notes = Vec::new();
+
+    if m.fault_at.is_none() {
+        invalid.push("no fault was recorded in the timeline: nothing to judge".to_string());
+    }
+    if m.requests == 0 {
+        invalid.push("the probe recorded no request: is the proxy port reachable?".to_string());
+    } else if m.fault_at.is_some() && m.requests_after_fault == 0 {
+        invalid.push("the probe recorded no request after the fault".to_string());
+    }
+    if m.fault_at.is_some() && !m.baseline_ok {
+        invalid.push(format!(
+            "the probe never saw {}'s page before the fault: the lab was not in its steady state",
+            ctx.master
+        ));
+    }
+    if ctx.watched_vip {
+        for node in std::iter::once(&ctx.master).chain(&ctx.backups) {
+            if !watched(timeline, node) {
+                invalid.push(format!(
+                    "ownership of node {node} was not watched: no VIP sample for it, so a split brain could go unseen"
+                ));
+            }
+        }
+    }
+    if m.failed_before_fault > 0 {
+        notes.push(format!(
+            "{} request{} failed before the fault",
+            m.failed_before_fault,
+            plural(m.failed_before_fault as u64)
+        ));
+    }
+
+    let checks = checks(&m, ctx, &mut notes);
+    let mut reasons = invalid.clone();
+    reasons.extend(
+        checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.detail.clone()),
+    );
+    let status = if !invalid.is_empty() {
+        Status::Invalid
+    } else if checks.iter().all(|c| c.passed) {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
+    if m.vrrp_takeover.is_some() || m.switch.is_some() {
+        notes.push(m.story());
+    }
+    Verdict {
+        status,
+        checks,
+        metrics: m,
+        reasons,
+        notes,
+    }
+}
+
+fn watched(timeline: &Timeline, node: &str) -> bool {
+    timeline.events.iter().any(|e| match &e.kind {
+        EventKind::WatchStart { node: n } | EventKind::Vip { node: n, .. } => n == node,
+        _ => false,
+    })
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Every measurement, before any budget is applied.
+pub fn measure(timeline: &Timeline, ctx: &VerdictContext) -> Metrics {
+    let fault = timeline.first_fault();
+    let heal = timeline.first_heal();
+    let late_after = micros(ctx.late_after);
+    let end_at = timeline
+        .events
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::Request(r) => r.done.max(e.at),
+            _ => e.at,
+        })
+        .max()
+        .unwrap_or(0);
+
+    // Client-side order is the order answers arrived.
+    let mut requests: Vec<&Request> = timeline.requests().collect();
+    requests.sort_by_key(|r| (r.done, r.seq));
+    let is_backup = |r: &Request| {
+        r.outcome
+            .node()
+            .is_some_and(|n| ctx.backups.iter().any(|b| b == n))
+    };
+    let is_master = |r: &Request| r.outcome.node() == Some(ctx.master.as_str());
+    let is_late =
+        |r: &Request| !r.outcome.is_failure() && r.done.saturating_sub(r.sent) > late_after;
+
+    let mut m = Metrics {
+        fault_at: fault,
+        heal_at: heal,
+        end_at,
+        requests: requests.len() as u32,
+        ..Metrics::default()
+    };
+
+    let f = fault.unwrap_or(0);
+    let (before, after): (Vec<&Request>, Vec<&Request>) =
+        requests.iter().partition(|r| fault.is_some() && r.done < f);
+    m.baseline_ok = before.iter().any(|r| is_master(r));
+    m.failed_before_fault = before.iter().filter(|r| r.outcome.is_failure()).count() as u32;
+    m.requests_after_fault = after.len() as u32;
+
+    if let Some(first) = after.iter().find(|r| is_backup(r)) {
+        m.switch = Some(first.done - f);
+        m.switch_node = first.outcome.node().map(str::to_string);
+        // Flaps: changes of the serving node after the switch, until the heal
+        // (a failback after the heal is expected, not a flap).
+        let mut serving = first.outcome.node();
+        for r in after
+            .iter()
+            .filter(|r| r.done > first.done && heal.map_or(true, |h| r.done < h))
+        {
+            if let Some(n) = r.outcome.node() {
+                if Some(n) != serving {
+                    m.flaps += 1;
+                    serving = Some(n);
+                }
+            }
+        }
+    }
+
+    let bad: Vec<&&Request> = after
+        .iter()
+        .filter(|r| r.outcome.is_failure() || is_late(r))
+        .collect();
+    m.failed = bad.iter().filter(|r| r.outcome.is_failure()).count() as u32;
+    m.late = bad.len() as u32 - m.failed;
+    if !bad.is_empty() {
+        m.disruption = Some(Span {
+            start: bad.iter().map(|r| r.sent).min().unwrap_or(f),
+            end: bad.iter().map(|r| r.done).max().unwrap_or(f),
+        });
+    }
+
+    // Latency of what came back over HTTP during the fault window; timeouts
+    // and refused connections are counted as failures instead.
+    let mut lat: Vec<Micros> = after
+        .iter()
+        .filter(|r| heal.map_or(true, |h| r.done < h))
+        .filter(|r| {
+            matches!(
+                r.outcome,
+                Outcome::Page { .. } | Outcome::UnknownPage | Outcome::Http { .. }
+            )
+        })
+        .map(|r| r.done.saturating_sub(r.sent))
+        .collect();
+    lat.sort_unstable();
+    m.worst_answer = lat.last().copied();
+    if !lat.is_empty() {
+        let rank = (lat.len() * 99).div_ceil(100).max(1);
+        m.p99_answer = Some(lat[rank - 1]);
+    }
+
+    if let Some(h) = heal {
+        let back = after.iter().filter(|r| r.done >= h).find(|r| {
+            if ctx.expect_failback {
+                is_master(r)
+            } else {
+                !r.outcome.is_failure()
+            }
+        });
+        m.recovery = back.map(|r| r.done - h);
+    }
+
+    m.dual_owner = dual_ownership(timeline, end_at);
+    m.dual_owner_total = m.dual_owner.iter().map(Span::len).sum();
+    m.dual_owner_longest = m.dual_owner.iter().map(Span::len).max().unwrap_or(0);
+
+    for e in &timeline.events {
+        if let EventKind::Vrrp { node, state } = &e.kind {
+            let offset = e.at as i64 - f as i64;
+            if fault.is_some()
+                && m.vrrp_takeover.is_none()
+                && offset >= 0
+                && *state == VrrpState::Master
+                && ctx.backups.contains(node)
+            {
+                m.vrrp_takeover = Some(offset);
+            }
+            m.vrrp.push(VrrpChange {
+                node: node.clone(),
+                state: *state,
+                at: e.at,
+                offset,
+            });
+        }
+    }
+    m
+}
+
+/// Intervals in which at least two nodes held the VIP, from `Vip` events.
+/// An interval still open at the end is closed at `end_at`.
+pub fn dual_ownership(timeline: &Timeline, end_at: Micros) -> Vec<Span> {
+    let mut holders: BTreeSet<&str> = BTreeSet::new();
+    let mut spans = Vec::new();
+    let mut open: Option<Micros> = None;
+    for e in &timeline.events {
+        if let EventKind::Vip { node, holds } = &e.kind {
+            if *holds {
+                holders.insert(node);
+            } else {
+                holders.remove(node.as_str());
+            }
+            match (holders.len() >= 2, open) {
+                (true, None) => open = Some(e.at),
+                (false, Some(start)) => {
+                    spans.push(Span { start, end: e.at });
+                    open = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(start) = open {
+        spans.push(Span {
+            start,
+            end: end_at.max(start),
+        });
+    }
+    spans
+}
+
+fn checks(m: &Metrics, ctx: &VerdictContext, notes: &mut Vec<String>) -> Vec<Check> {
+    let b = &ctx.budget;
+    let mut out = Vec::new();
+    let observed = m.end_at.saturating_sub(m.fault_at.unwrap_or(0));
+
+    if ctx.expect_switch {
+        if let Some(budget) = b.switch_within.map(micros) {
+            out.push(match m.switch {
+                Some(s) => duration_check("switch_within", "switch took", s, budget),
+                None => Check {
+                    name: "switch_within".into(),
+                    measured: Measure::Never,
+                    budget: Measure::Micros(budget),
+                    passed: false,
+                    detail: format!(
+                        "no switch: no backup page ({}) was received in the {} observed after the fault ({} failed, {} late)",
+                        ctx.backups.join(", "),
+                        fmt_micros(observed),
+                        m.failed,
+                        m.late
+                    ),
+                },
+            });
+        } else if m.switch.is_none() {
+            out.push(Check {
+                name: "switch".into(),
+                measured: Measure::Never,
+                budget: Measure::Never,
+                passed: false,
+                detail: format!(
+                    "no switch: no backup page was received in the {} observed after the fault",
+                    fmt_micros(observed)
+                ),
+            });
+        }
+        if m.flaps > 0 {
+            let detail = format!(
+                "flapping: the serving node changed {} time{} after the switch, before the heal",
+                m.flaps,
+                plural(m.flaps as u64)
+            );
+            // A partition is a split brain by construction: alternating pages
+            // are its expected symptom, judged through max_dual_owner.
+            if ctx.scenario == ScenarioName::PartitionMaster {
+                notes.push(detail);
+            } else {
+                out.push(Check {
+                    name: "flaps".into(),
+                    measured: Measure::Count(m.flaps as u64),
+                    budget: Measure::Count(0),
+                    passed: false,
+                    detail,
+                });
+            }
+        }
+    } else {
+        // The control: a client must not notice the backup going away.
+        let seen = m.switch.is_some();
+        out.push(Check {
+            name: "no_switch".into(),
+            measured: Measure::Count(seen as u64),
+            budget: Measure::Count(0),
+            passed: !seen,
+            detail: match (&m.switch_node, m.switch) {
+                (Some(n), Some(s)) => format!(
+                    "control failed: {n}'s page was served {} after the fault, but stopping a backup must not move the VIP",
+                    fmt_offset(s as i64)
+                ),
+                _ => format!("{} kept serving, as it should", ctx.master),
+            },
+        });
+    }
+
+    if let Some(n) = b.max_failed {
+        out.push(count_check("max_failed", "failed request", m.failed, n));
+    }
+    if let Some(n) = b.max_late {
+        out.push(count_check("max_late", "late answer", m.late, n));
+    }
+    if let Some(budget) = b.worst_answer.map(micros) {
+        out.push(match m.worst_answer {
+            Some(w) => duration_check("worst_answer", "slowest answer took", w, budget),
+            None => Check {
+                name: "worst_answer".into(),
+                measured: Measure::Never,
+                budget: Measure::Micros(budget),
+                passed: false,
+                detail: "no answer at all was received during the fault window".into(),
+            },
+        });
+    }
+    if let Some(budget) = b.max_dual_owner.map(micros) {
+        let mut c = duration_check(
+            "max_dual_owner",
+            "two nodes held the VIP for",
+            m.dual_owner_longest,
+            budget,
+        );
+        if m.dual_owner.is_empty() {
+            c.detail = "the VIP never had two owners".into();
+        } else if m.dual_owner.len() > 1 {
+            c.detail.push_str(&format!(
+                " (longest of {} windows, {} in all)",
+                m.dual_owner.len(),
+                fmt_micros(m.dual_owner_total)
+            ));
+        }
+        out.push(c);
+    }
+    if let Some(budget) = b.recover_within.map(micros) {
+        match (m.heal_at, m.recovery) {
+            (None, _) => notes.push("recover_within not judged: the run did not heal".into()),
+            (Some(_), Some(r)) => {
+                out.push(duration_check("recover_within", "recovery took", r, budget))
+            }
+            (Some(h), None) => out.push(Check {
+                name: "recover_within".into(),
+                measured: Measure::Never,
+                budget: Measure::Micros(budget),
+                passed: false,
+                detail: format!(
+                    "no recovery: no {} was received in the {} observed after the heal",
+                    if ctx.expect_failback {
+                        format!("{} page", ctx.master)
+                    } else {
+                        "good page".to_string()
+                    },
+                    fmt_micros(m.end_at.saturating_sub(h))
+                ),
+            }),
+        }
+    }
+    out
+}
+
+fn duration_check(name: &str, what: &str, measured: Micros, budget: Micros) -> Check {
+    let passed = measured <= budget;
+    let margin = if passed {
+        format!("{} to spare", fmt_micros(budget - measured))
+    } else {
+        format!("{} over", fmt_micros(measured - budget))
+    };
+    Check {
+        name: name.into(),
+        measured: Measure::Micros(measured),
+        budget: Measure::Micros(budget),
+        passed,
+        detail: format!(
+            "{what} {}, budget {}: {margin}",
+            fmt_micros(measured),
+            fmt_micros(budget)
+        ),
+    }
+}
+
+fn count_check(name: &str, what: &str, measured: u32, budget: u32) -> Check {
+    let passed = measured <= budget;
+    let margin = if passed {
+        format!("{} to spare", budget - measured)
+    } else {
+        format!("{} over", measured - budget)
+    };
+    Check {
+        name: name.into(),
+        measured: Measure::Count(measured as u64),
+        budget: Measure::Count(budget as u64),
+        passed,
+        detail: format!(
+            "{measured} {what}{}, budget {budget}: {margin}",
+            plural(measured as u64)
+        ),
+    }
+}
+
+/// A duration for people: `850 µs`, `64 ms`, `3.42 s`.
+pub fn fmt_micros(us: Micros) -> String {
+    if us < 1_000 {
+        format!("{us} µs")
+    } else if us < 10_000 {
+        format!("{:.1} ms", us as f64 / 1e3)
+    } else if us < 1_000_000 {
+        format!("{} ms", (us + 500) / 1_000)
+    } else {
+        format!("{:.2} s", us as f64 / 1e6)
+    }
+}
+
+/// A signed offset from the fault: `+64 ms`, `-1.20 s`.
+pub fn fmt_offset(offset: i64) -> String {
+    let sign = if offset < 0 { '-' } else { '+' };
+    format!("{sign}{}", fmt_micros(offset.unsigned_abs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::Request;
+
+    const MS: Micros = 1_000;
+    const M: &str = "nginx_master";
+    const B: &str = "nginx_slave";
+
+    fn ctx() -> VerdictContext {
+        VerdictContext {
+            scenario: ScenarioName::StopMaster,
+            master: M.into(),
+            backups: vec![B.into()],
+            budget: Budget {
+                switch_within: Some(Duration::from_millis(500)),
+                max_failed: Some(0),
+                ..Budget::default()
+            },
+            late_after: Duration::from_millis(100),
+            expect_switch: true,
+            expect_failback: true,
+            watched_vip: false,
+        }
+    }
+
+    /// A probe answering every 10 ms with `page(t)` taking `lat(t)`.
+    fn probe(
+        t: &mut Timeline,
+        from: Micros,
+        to: Micros,
+        page: impl Fn(Micros) -> Outcome,
+        lat: impl Fn(Micros) -> Micros,
+    ) {
+        let mut sent = from;
+        while sent < to {
+            let seq = t.requests().count() as u64;
+            let done = sent + lat(sent);
+            t.push(
+                done,
+                EventKind::Request(Request {
+                    seq,
+                    sent,
+                    done,
+                    outcome: page(sent),
+                }),
+            );
+            sent += 10 * MS;
+        }
+    }
+
+    fn page(node: &str) -> Outcome {
+        Outcome::Page { node: node.into() }
+    }
+
+    fn fault(t: &mut Timeline, at: Micros) {
+        t.push(
+            at,
+            EventKind::Fault {
+                action: "docker stop".into(),
+            },
+        );
+    }
+
+    fn heal(t: &mut Timeline, at: Micros) {
+        t.push(
+            at,
+            EventKind::Heal {
+                action: "docker start".into(),
+            },
+        );
+    }
+
+    fn vip(t: &mut Timeline, at: Micros, node: &str, holds: bool) {
+        t.push(
+            at,
+            EventKind::Vip {
+                node: node.into(),
+                holds,
+            },
+        );
+    }
+
+    /// Master until 1 s, fault at 1 s, backup from 1.1 s, 2 ms answers.
+    fn clean_switch() -> Timeline {
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(
+            &mut t,
+            0,
+            2_000 * MS,
+            |s| if s < 1_100 * MS { page(M) } else { page(B) },
+            |_| 2 * MS,
+        );
+        t.finish()
+    }
+
+    #[test]
+    fn clean_switch_passes_with_margin() {
+        let v = judge(&clean_switch(), &ctx());
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert!(v.metrics.baseline_ok);
+        assert_eq!(v.metrics.switch, Some(102 * MS));
+        assert_eq!(v.metrics.switch_node.as_deref(), Some(B));
+        assert_eq!(
+            (v.metrics.failed, v.metrics.late, v.metrics.flaps),
+            (0, 0, 0)
+        );
+        assert_eq!(v.metrics.disruption, None);
+        let c = v.check("switch_within").unwrap();
+        assert_eq!(c.measured, Measure::Micros(102 * MS));
+        assert_eq!(
+            c.detail,
+            "switch took 102 ms, budget 500 ms: 398 ms to spare"
+        );
+        assert!(v.reasons.is_empty());
+    }
+
+    #[test]
+    fn no_switch_is_a_failure_not_a_pass() {
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(
+            &mut t,
+            0,
+            3_000 * MS,
+            |s| {
+                if s < 1_000 * MS {
+                    page(M)
+                } else {
+                    Outcome::Http { status: 503 }
+                }
+            },
+            |_| MS,
+        );
+        let v = judge(&t.finish(), &ctx());
+        assert_eq!(v.status, Status::Fail);
+        let c = v.check("switch_within").unwrap();
+        assert_eq!(c.measured, Measure::Never);
+        assert!(!c.passed);
+        assert!(
+            c.detail
+                .starts_with("no switch: no backup page (nginx_slave)"),
+            "{}",
+            c.detail
+        );
+        assert_eq!(v.metrics.failed, 200);
+        assert!(v.reasons.iter().any(|r| r.starts_with("no switch")));
+    }
+
+    #[test]
+    fn no_switch_fails_even_without_a_switch_budget() {
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(&mut t, 0, 2_000 * MS, |_| page(M), |_| MS);
+        let mut c = ctx();
+        c.budget = Budget::default();
+        let v = judge(&t.finish(), &c);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.checks[0].name, "switch");
+    }
+
+    #[test]
+    fn flapping_counts_changes_after_the_first_backup_page() {
+        // After the fault the page alternates every 100 ms: B, M, B, M, B.
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(
+            &mut t,
+            0,
+            1_500 * MS,
+            |s| {
+                if s < 1_000 * MS || ((s - 1_000 * MS) / (100 * MS)) % 2 == 1 {
+                    page(M)
+                } else {
+                    page(B)
+                }
+            },
+            |_| MS,
+        );
+        let v = judge(&t.finish(), &ctx());
+        assert_eq!(
+            v.metrics.switch,
+            Some(MS),
+            "the first backup page is the switch"
+        );
+        assert_eq!(v.metrics.flaps, 4);
+        assert_eq!(v.status, Status::Fail);
+        let c = v.check("flaps").unwrap();
+        assert_eq!(c.measured, Measure::Count(4));
+        assert!(c
+            .detail
+            .starts_with("flapping: the serving node changed 4 times"));
+        // A partition's flapping is its expected symptom: noted, not failed.
+        let mut p = ctx();
+        p.scenario = ScenarioName::PartitionMaster;
+        let mut t2 = Timeline::default();
+        fault(&mut t2, 1_000 * MS);
+        probe(
+            &mut t2,
+            0,
+            1_500 * MS,
+            |s| {
+                if s < 1_000 * MS || (s / (100 * MS)) % 2 == 1 {
+                    page(M)
+                } else {
+                    page(B)
+                }
+            },
+            |_| MS,
+        );
+        let v = judge(&t2.finish(), &p);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert!(v.notes.iter().any(|n| n.starts_with("flapping")));
+    }
+
+    #[test]
+    fn outage_longer_than_budget_fails_and_says_by_how_much() {
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        // Timeouts (1 s deadline) from 1.0 s to 4.4 s, then the backup.
+        probe(
+            &mut t,
+            0,
+            6_000 * MS,
+            |s| match s {
+                s if s < 1_000 * MS => page(M),
+                s if s < 4_400 * MS => Outcome::Timeout,
+                _ => page(B),
+            },
+            |s| {
+                if (1_000 * MS..4_400 * MS).contains(&s) {
+                    1_000 * MS
+                } else {
+                    2 * MS
+                }
+            },
+        );
+        let v = judge(&t.finish(), &ctx());
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.metrics.switch, Some(3_402 * MS));
+        assert_eq!(
+            v.check("switch_within").unwrap().detail,
+            "switch took 3.40 s, budget 500 ms: 2.90 s over"
+        );
+        assert_eq!(v.metrics.failed, 340);
+        assert_eq!(
+            v.metrics.disruption,
+            Some(Span {
+                start: 1_000 * MS,
+                end: 5_390 * MS
+            })
+        );
+        assert_eq!(
+            v.check("max_failed").unwrap().detail,
+            "340 failed requests, budget 0: 340 over"
+        );
+        // Timeouts are failures, not answers: the worst answer is 2 ms.
+        assert_eq!(v.metrics.worst_answer, Some(2 * MS));
+    }
+
+    #[test]
+    fn no_master_page_before_the_fault_is_invalid() {
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(
+            &mut t,
+            0,
+            2_000 * MS,
+            |s| {
+                if s < 1_000 * MS {
+                    Outcome::Http { status: 503 }
+                } else {
+                    page(B)
+                }
+            },
+            |_| MS,
+        );
+        let v = judge(&t.finish(), &ctx());
+        assert_eq!(v.status, Status::Invalid);
+        assert!(!v.metrics.baseline_ok);
+        assert_eq!(
+            v.reasons[0],
+            "the probe never saw nginx_master's page before the fault: the lab was not in its steady state"
+        );
+        assert!(v
+            .notes
+            .iter()
+            .any(|n| n == "100 requests failed before the fault"));
+    }
+
+    #[test]
+    fn dual_ownership_longer_than_budget_fails() {
+        let mut t = clean_switch();
+        vip(&mut t, 0, M, true);
+        vip(&mut t, 0, B, false);
+        vip(&mut t, 1_050 * MS, B, true);
+        vip(&mut t, 1_300 * MS, B, false); // a blip
+        vip(&mut t, 1_400 * MS, B, true);
+        vip(&mut t, 2_200 * MS, M, false);
+        let t = t.finish();
+        let mut c = ctx();
+        c.watched_vip = true;
+        c.budget.max_dual_owner = Some(Duration::from_millis(500));
+        let v = judge(&t, &c);
+        assert_eq!(
+            v.metrics.dual_owner,
+            vec![
+                Span {
+                    start: 1_050 * MS,
+                    end: 1_300 * MS
+                },
+                Span {
+                    start: 1_400 * MS,
+                    end: 2_200 * MS
+                }
+            ]
+        );
+        assert_eq!(v.metrics.dual_owner_longest, 800 * MS);
+        assert_eq!(v.metrics.dual_owner_total, 1_050 * MS);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(
+            v.check("max_dual_owner").unwrap().detail,
+            "two nodes held the VIP for 800 ms, budget 500 ms: 300 ms over (longest of 2 windows, 1.05 s in all)"
+        );
+    }
+
+    #[test]
+    fn dual_ownership_still_open_is_closed_at_the_end() {
+        let mut t = Timeline::default();
+        vip(&mut t, 10, M, true);
+        vip(&mut t, 20, B, true);
+        t.push(90, EventKind::Note { text: "end".into() });
+        assert_eq!(dual_ownership(&t, 90), vec![Span { start: 20, end: 90 }]);
+    }
+
+    #[test]
+    fn error_free_but_late_answers_fail_worst_answer() {
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        // Retries turn errors into latency: 7 answers arrive 500 ms late.
+        probe(
+            &mut t,
+            0,
+            2_000 * MS,
+            |s| if s < 1_000 * MS { page(M) } else { page(B) },
+            |s| {
+                if (1_000 * MS..1_070 * MS).contains(&s) {
+                    500 * MS
+                } else {
+                    2 * MS
+                }
+            },
+        );
+        let mut c = ctx();
+        c.budget.worst_answer = Some(Duration::from_millis(200));
+        c.budget.max_late = Some(2);
+        let v = judge(&t.finish(), &c);
+        assert_eq!((v.metrics.failed, v.metrics.late), (0, 7));
+        assert_eq!(v.metrics.worst_answer, Some(500 * MS));
+        assert_eq!(v.metrics.p99_answer, Some(500 * MS));
+        assert!(v.check("max_failed").unwrap().passed);
+        assert_eq!(
+            v.check("worst_answer").unwrap().detail,
+            "slowest answer took 500 ms, budget 200 ms: 300 ms over"
+        );
+        assert_eq!(
+            v.check("max_late").unwrap().detail,
+            "7 late answers, budget 2: 5 over"
+        );
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(
+            v.metrics.disruption,
+            Some(Span {
+                start: 1_000 * MS,
+                end: 1_560 * MS
+            })
+        );
+    }
+
+    #[test]
+    fn switch_time_is_the_receive_time() {
+        let mut t = Timeline::default();
+        probe(&mut t, 0, 1_000 * MS, |_| page(M), |_| MS);
+        fault(&mut t, 1_000 * MS);
+        // Sent 5 ms before the fault, held by HAProxy, answered by the backup.
+        t.push(
+            1_300 * MS,
+            EventKind::Request(Request {
+                seq: 1000,
+                sent: 995 * MS,
+                done: 1_300 * MS,
+                outcome: page(B),
+            }),
+        );
+        let v = judge(&t.finish(), &ctx());
+        assert_eq!(v.metrics.switch, Some(300 * MS));
+        assert_eq!(v.metrics.late, 1);
+        assert_eq!(v.metrics.worst_answer, Some(305 * MS));
+    }
+
+    #[test]
+    fn unwatched_node_is_invalid() {
+        let mut t = clean_switch();
+        t.push(0, EventKind::WatchStart { node: M.into() });
+        vip(&mut t, 0, M, true);
+        let mut c = ctx();
+        c.watched_vip = true;
+        let v = judge(&t.finish(), &c);
+        assert_eq!(v.status, Status::Invalid);
+        assert!(v.reasons[0].starts_with("ownership of node nginx_slave was not watched"));
+        // Not asked to watch: the same timeline passes.
+        c.watched_vip = false;
+        let mut t = clean_switch();
+        vip(&mut t, 0, M, true);
+        assert_eq!(judge(&t.finish(), &c).status, Status::Pass);
+    }
+
+    #[test]
+    fn stop_backup_control() {
+        let mut c = ctx();
+        c.scenario = ScenarioName::StopBackup;
+        c.expect_switch = false;
+        c.budget = Budget {
+            max_failed: Some(0),
+            ..Budget::default()
+        };
+        let mut quiet = Timeline::default();
+        fault(&mut quiet, 1_000 * MS);
+        probe(&mut quiet, 0, 2_000 * MS, |_| page(M), |_| MS);
+        let v = judge(&quiet.finish(), &c);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert!(v.check("no_switch").unwrap().passed);
+
+        // Moving the VIP, or failing requests, fails the control.
+        let v = judge(&clean_switch(), &c);
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.reasons[0].starts_with("control failed: nginx_slave's page was served +102 ms"));
+        let mut noisy = Timeline::default();
+        fault(&mut noisy, 1_000 * MS);
+        probe(
+            &mut noisy,
+            0,
+            2_000 * MS,
+            |s| {
+                if s == 1_200 * MS {
+                    Outcome::Timeout
+                } else {
+                    page(M)
+                }
+            },
+            |_| MS,
+        );
+        let v = judge(&noisy.finish(), &c);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.reasons, vec!["1 failed request, budget 0: 1 over"]);
+    }
+
+    #[test]
+    fn recovery_waits_for_the_master_in_a_preempting_lab() {
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        heal(&mut t, 2_000 * MS);
+        probe(
+            &mut t,
+            0,
+            4_000 * MS,
+            |s| match s {
+                s if s < 1_000 * MS || s >= 2_500 * MS => page(M),
+                _ => page(B),
+            },
+            |_| MS,
+        );
+        let t = t.finish();
+        let mut c = ctx();
+        c.budget.recover_within = Some(Duration::from_secs(1));
+        let v = judge(&t, &c);
+        assert_eq!(v.metrics.recovery, Some(501 * MS));
+        assert_eq!(v.metrics.flaps, 0, "the failback after the heal is no flap");
+        assert!(v.check("recover_within").unwrap().passed);
+        c.expect_failback = false;
+        assert_eq!(judge(&t, &c).metrics.recovery, Some(MS));
+    }
+
+    #[test]
+    fn vrrp_story_relative_to_the_fault() {
+        let mut t = clean_switch();
+        t.push(
+            900 * MS,
+            EventKind::Vrrp {
+                node: B.into(),
+                state: VrrpState::Backup,
+            },
+        );
+        t.push(
+            1_064 * MS,
+            EventKind::Vrrp {
+                node: B.into(),
+                state: VrrpState::Master,
+            },
+        );
+        let v = judge(&t.finish(), &ctx());
+        assert_eq!(v.metrics.vrrp_takeover, Some(64 * MS as i64));
+        assert_eq!(v.metrics.vrrp[0].offset, -100_000);
+        assert_eq!(
+            v.metrics.story(),
+            "VRRP moved at +64 ms, clients saw it at +102 ms"
+        );
+    }
+
+    #[test]
+    fn no_fault_is_invalid_and_abort_keeps_numbers() {
+        let mut t = Timeline::default();
+        probe(&mut t, 0, 100 * MS, |_| page(M), |_| MS);
+        let v = judge(&t.finish(), &ctx());
+        assert_eq!(v.status, Status::Invalid);
+        assert!(v.reasons[0].starts_with("no fault was recorded"));
+        let v = judge(&clean_switch(), &ctx()).aborted("interrupted (Ctrl-C)");
+        assert_eq!(v.status, Status::Aborted);
+        assert_eq!(v.reasons, vec!["interrupted (Ctrl-C)"]);
+        assert_eq!(v.metrics.switch, Some(102 * MS));
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(fmt_micros(850), "850 µs");
+        assert_eq!(fmt_micros(6_400), "6.4 ms");
+        assert_eq!(fmt_micros(64_000), "64 ms");
+        assert_eq!(fmt_micros(3_420_000), "3.42 s");
+        assert_eq!(fmt_offset(-1_200_000), "-1.20 s");
+    }
+
+    #[test]
+    fn verdict_round_trips_through_json() {
+        let v = judge(&clean_switch(), &ctx());
+        let back: Verdict = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        assert_eq!(back, v);
+    }
+}
