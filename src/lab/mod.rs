@@ -278,3 +278,134 @@ fn apply_overrides(spec: &mut LabSpec, o: &Overrides) {
         spec.network.subnet = new;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped(file: &str) -> (PathBuf, String) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("labs")
+            .join(file);
+        let text = std::fs::read_to_string(&path).expect("shipped lab is readable");
+        (path, text)
+    }
+
+    #[test]
+    fn shipped_labs_load_without_problems() {
+        for file in [
+            "nginx-keepalived.yaml",
+            "fast-failover.yaml",
+            "three-node.yaml",
+        ] {
+            let (path, _) = shipped(file);
+            let lab = load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(lab.source(), path);
+            assert!(!lab.backups().is_empty(), "{file}");
+        }
+        let lab = load(&shipped("three-node.yaml").0).unwrap();
+        assert_eq!(lab.master().name, "nginx_master");
+        let backups: Vec<_> = lab.backups().iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(backups, ["nginx_backup1", "nginx_backup2"]);
+    }
+
+    #[test]
+    fn unknown_field_is_a_parse_error_with_field_and_location() {
+        let (_, text) = shipped("nginx-keepalived.yaml");
+        let text = text.replace(
+            "    priority: 100\n",
+            "    priority: 100\n    colour: red\n",
+        );
+        let err = Lab::from_yaml(&text, Path::new("t.yaml")).unwrap_err();
+        let LabError::Parse {
+            field,
+            location,
+            message,
+            ..
+        } = &err
+        else {
+            panic!("expected a parse error, got: {err}");
+        };
+        let field = field.as_deref().unwrap_or_default();
+        assert!(field.starts_with("nodes[1]"), "{field}");
+        assert!(message.contains("unknown field `colour`"), "{message}");
+        let (line, column) = location.expect("serde_yaml knows where");
+        let expected_line = text.lines().position(|l| l.contains("colour")).unwrap() + 1;
+        assert_eq!((line, column), (expected_line, 5));
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("t.yaml:{line}:5: field `nodes[1]")),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn missing_file_says_how_to_fix() {
+        let err = load(Path::new("/nonexistent/lab.yaml")).unwrap_err();
+        assert!(matches!(err, LabError::Read { .. }));
+        assert!(err.to_string().contains("--lab FILE"), "{err}");
+    }
+
+    #[test]
+    fn subnet_override_shifts_every_address() {
+        let (path, text) = shipped("nginx-keepalived.yaml");
+        let text = text.replace("  port: 8000\n", "  port: 8000\n  ip: 172.20.128.9\n");
+        let o = Overrides {
+            subnet: Some("10.77.0.0/16".parse().unwrap()),
+            ..Overrides::default()
+        };
+        let lab = Lab::from_yaml_with(&text, &path, &o).unwrap();
+        let s = lab.spec();
+        assert_eq!(s.network.subnet, "10.77.0.0/16".parse::<Ipv4Net>().unwrap());
+        let ips: Vec<Ipv4Addr> = s.nodes.iter().map(|n| n.ip).collect();
+        assert_eq!(
+            ips,
+            [Ipv4Addr::new(10, 77, 128, 2), Ipv4Addr::new(10, 77, 128, 3)]
+        );
+        assert_eq!(s.vip, "10.77.128.4/24".parse::<Ipv4Net>().unwrap());
+        assert_eq!(s.proxy.ip, Some(Ipv4Addr::new(10, 77, 128, 9)));
+    }
+
+    #[test]
+    fn too_small_subnet_override_is_refused() {
+        let (path, text) = shipped("nginx-keepalived.yaml");
+        let o = Overrides {
+            subnet: Some("10.77.0.0/24".parse().unwrap()),
+            ..Overrides::default()
+        };
+        let err = Lab::from_yaml_with(&text, &path, &o).unwrap_err();
+        let LabError::Invalid { problems, .. } = &err else {
+            panic!("expected problems, got: {err}");
+        };
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["nodes[0].ip", "nodes[1].ip", "vip"], "{err}");
+        assert!(
+            problems[0]
+                .message
+                .contains("10.77.128.2 is outside network.subnet 10.77.0.0/24"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn name_and_port_overrides() {
+        let (path, text) = shipped("nginx-keepalived.yaml");
+        let o = Overrides {
+            name: Some("copy2".into()),
+            port: Some(18000),
+            subnet: None,
+        };
+        let lab = Lab::from_yaml_with(&text, &path, &o).unwrap();
+        assert_eq!(lab.container_name("nginx_master"), "copy2-nginx_master");
+        assert_eq!(lab.network_name(), "copy2-static-network");
+        assert_eq!(lab.spec().proxy.port, 18000);
+        let bad = Overrides {
+            name: Some("Copy".into()),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            Lab::from_yaml_with(&text, &path, &bad),
+            Err(LabError::Invalid { .. })
+        ));
+    }
+}

@@ -1,8 +1,17 @@
 //! Semantic checks of a parsed lab: everything a type cannot say.
+//!
+//! Every check runs and every problem is kept, so a user fixes a lab file in
+//! one pass instead of one error at a time. Each problem names its field
+//! path, shows the value, says why it is refused and how to fix it.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::Duration;
 
-use super::LabSpec;
+use ipnet::Ipv4Net;
+
+use super::{Budget, CheckKind, LabSpec, VrrpState};
 
 /// One thing wrong in a lab file: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,15 +28,1469 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Longest name: a DNS label (names become container hostnames).
+const MAX_NAME: usize = 63;
+/// Linux `IFNAMSIZ` − 1.
+const MAX_IFNAME: usize = 15;
+/// HAProxy's `retries` above this only hide a dead backend for longer.
+const MAX_RETRIES: u32 = 100;
+
+/// `retry-on` keywords HAProxy 2.6 accepts (the version the base image has).
+pub const RETRY_ON_KEYWORDS: [&str; 17] = [
+    "none",
+    "conn-failure",
+    "empty-response",
+    "junk-response",
+    "response-timeout",
+    "0rtt-rejected",
+    "all-retryable-errors",
+    "401",
+    "403",
+    "404",
+    "408",
+    "425",
+    "500",
+    "501",
+    "502",
+    "503",
+    "504",
+];
+
+/// Characters that could end a value early or start a comment in a rendered
+/// keepalived, HAProxy, nginx or shell file. `!` and `$` are keepalived's
+/// comment and variable markers.
+const CONFIG_BREAKERS: &[char] = &['"', '\'', '{', '}', '#', '\\', ';', '!', '$'];
+
 /// Every problem found in `spec`; empty when the lab is usable.
 pub fn validate(spec: &LabSpec) -> Vec<Problem> {
-    let mut out = Vec::new();
-    if spec.nodes.len() < 2 {
-        out.push(Problem {
-            field: "nodes".into(),
-            message: format!("{} node(s); a VRRP lab needs at least two", spec.nodes.len()),
-            fix: "add a BACKUP node".into(),
+    let mut c = Checker::default();
+    check_names(&mut c, spec);
+    check_subnet(&mut c, spec);
+    check_addresses(&mut c, spec);
+    check_nodes(&mut c, spec);
+    check_vrrp(&mut c, spec);
+    check_health(&mut c, spec);
+    check_proxy(&mut c, spec);
+    check_probe(&mut c, spec);
+    check_image(&mut c, spec);
+    check_texts(&mut c, spec);
+    check_budgets(&mut c, spec);
+    c.out
+}
+
+#[derive(Default)]
+struct Checker {
+    out: Vec<Problem>,
+}
+
+impl Checker {
+    fn push(
+        &mut self,
+        field: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        self.out.push(Problem {
+            field: field.into(),
+            message: message.into(),
+            fix: fix.into(),
         });
     }
-    out
+}
+
+/// A character as a user would type it; control characters escaped.
+fn shown(ch: char) -> String {
+    if ch.is_control() {
+        ch.escape_debug().to_string()
+    } else {
+        ch.to_string()
+    }
+}
+
+fn show(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+// ---------------------------------------------------------------- names
+
+fn check_names(c: &mut Checker, spec: &LabSpec) {
+    // The lab name prefixes every Docker object and may serve as a compose
+    // project name, which must be lower case.
+    check_name(c, "name", &spec.name, true);
+    check_name(c, "network.name", &spec.network.name, false);
+    check_name(c, "proxy.name", &spec.proxy.name, false);
+    for (i, n) in spec.nodes.iter().enumerate() {
+        check_name(c, format!("nodes[{i}].name"), &n.name, false);
+    }
+
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in spec.nodes.iter().enumerate() {
+        if let Some(first) = seen.insert(&n.name, i) {
+            seen.insert(&n.name, first);
+            c.push(
+                format!("nodes[{i}].name"),
+                format!("`{}` is also the name of nodes[{first}]; containers are named `<lab>-<node>`, so names must be unique", n.name),
+                format!("rename one of them, e.g. `{}_2`", n.name),
+            );
+        }
+        if n.name == spec.proxy.name {
+            c.push(
+                format!("nodes[{i}].name"),
+                format!(
+                    "`{}` is also the proxy's name (`proxy.name`); both would be container `{}-{}`",
+                    n.name, spec.name, n.name
+                ),
+                "rename the node, or set another `proxy.name`",
+            );
+        }
+    }
+}
+
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 63 characters (lower case only
+/// when `lower`).
+fn check_name(c: &mut Checker, field: impl Into<String>, value: &str, lower: bool) {
+    let field = field.into();
+    let rule = if lower {
+        "use lower-case letters, digits, `_`, `.` and `-`, starting with a letter or digit, at most 63 characters"
+    } else {
+        "use letters, digits, `_`, `.` and `-`, starting with a letter or digit, at most 63 characters"
+    };
+    if value.is_empty() {
+        c.push(field, "is empty", rule);
+        return;
+    }
+    if value.chars().count() > MAX_NAME {
+        c.push(
+            field,
+            format!(
+                "`{value}` is {} characters long; names become hostnames, which stop at {MAX_NAME}",
+                value.chars().count()
+            ),
+            rule,
+        );
+        return;
+    }
+    let first = value.chars().next().expect("not empty");
+    if !first.is_ascii_alphanumeric() {
+        c.push(
+            field,
+            format!(
+                "{:?} starts with `{}`; a name must start with a letter or digit",
+                value,
+                shown(first)
+            ),
+            rule,
+        );
+        return;
+    }
+    if let Some(bad) = value
+        .chars()
+        .find(|&ch| !(ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')))
+    {
+        c.push(
+            field,
+            format!(
+                "{:?} contains `{}`, which is not allowed in a container or host name",
+                value,
+                shown(bad)
+            ),
+            rule,
+        );
+        return;
+    }
+    if lower && value.chars().any(|ch| ch.is_ascii_uppercase()) {
+        c.push(
+            field,
+            format!("`{value}` has upper-case letters; the lab name prefixes Docker objects and compose project names must be lower case"),
+            format!("use `{}`", value.to_ascii_lowercase()),
+        );
+    }
+}
+
+// ---------------------------------------------------------------- network
+
+/// Checks `network.subnet` itself (addresses in it: `check_addresses`).
+fn check_subnet(c: &mut Checker, spec: &LabSpec) {
+    let subnet = spec.network.subnet;
+    if subnet.addr() != subnet.network() {
+        // Docker refuses it ("invalid subnet … it should be …").
+        c.push(
+            "network.subnet",
+            format!("{subnet} has host bits set; Docker only accepts the network address"),
+            format!("write `{}`", subnet.trunc()),
+        );
+    }
+    let net = subnet.trunc();
+    let private: [Ipv4Net; 3] = [
+        "10.0.0.0/8".parse().expect("literal"),
+        "172.16.0.0/12".parse().expect("literal"),
+        "192.168.0.0/16".parse().expect("literal"),
+    ];
+    if !private.iter().any(|p| p.contains(&net)) {
+        // A bridge on public addresses would shadow those hosts for the
+        // whole machine: lab traffic must stay on the lab's own network.
+        c.push(
+            "network.subnet",
+            format!("{net} is not a private range; a lab bridge on it would hide those real hosts from this machine"),
+            "use a subnet inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (e.g. 172.20.0.0/16)",
+        );
+    }
+    // Network, broadcast and the bridge gateway are not for the lab; then
+    // one address per node, the VIP and the proxy.
+    let needed = spec.nodes.len() as u64 + 2;
+    let size = 1u64 << (32 - u32::from(net.prefix_len()));
+    let usable = size.saturating_sub(3);
+    if usable < needed {
+        c.push(
+            "network.subnet",
+            format!(
+                "{net} has {usable} usable address{} (after network, broadcast and the bridge gateway); the lab needs {needed}: one per node, the VIP and the proxy",
+                if usable == 1 { "" } else { "es" }
+            ),
+            "use a larger subnet, e.g. a /24",
+        );
+    }
+}
+
+fn check_addresses(c: &mut Checker, spec: &LabSpec) {
+    let net = spec.network.subnet.trunc();
+
+    // (field, address, who) for every static address of a lab member.
+    let mut members: Vec<(String, Ipv4Addr, String)> = spec
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (format!("nodes[{i}].ip"), n.ip, format!("node `{}`", n.name)))
+        .collect();
+    if let Some(ip) = spec.proxy.ip {
+        members.push((
+            "proxy.ip".into(),
+            ip,
+            format!("proxy `{}`", spec.proxy.name),
+        ));
+    }
+
+    for (field, ip, _) in &members {
+        check_host_addr(c, field, *ip, net);
+    }
+    check_host_addr(c, "vip", spec.vip.addr(), net);
+
+    let mut seen: HashMap<Ipv4Addr, usize> = HashMap::new();
+    for (k, (field, ip, _)) in members.iter().enumerate() {
+        match seen.get(ip) {
+            Some(&first) => {
+                let (ffield, _, fwho) = &members[first];
+                c.push(
+                    field,
+                    format!("{ip} is already used by {fwho} (`{ffield}`); every member needs its own address"),
+                    format!("pick a free address inside {net}"),
+                );
+            }
+            None => {
+                seen.insert(*ip, k);
+            }
+        }
+    }
+
+    let vip = spec.vip.addr();
+    if let Some(&k) = seen.get(&vip) {
+        let (ffield, _, fwho) = &members[k];
+        c.push(
+            "vip",
+            format!("{vip} is also the address of {fwho} (`{ffield}`); the VIP must be an address no member owns, it moves between nodes"),
+            format!("pick a free address inside {net} for the VIP"),
+        );
+    }
+    let prefix = spec.vip.prefix_len();
+    if !(8..=32).contains(&prefix) {
+        c.push(
+            "vip",
+            format!("prefix /{prefix} of {} is outside /8../32", spec.vip),
+            format!("write the VIP with a prefix like `{vip}/24`"),
+        );
+    }
+}
+
+/// An address a container may take inside `net`.
+fn check_host_addr(c: &mut Checker, field: &str, ip: Ipv4Addr, net: Ipv4Net) {
+    let example = example_host(net);
+    if !net.contains(&ip) {
+        c.push(
+            field,
+            format!("{ip} is outside network.subnet {net}"),
+            format!("pick an address inside {net}{example}, or change `network.subnet`"),
+        );
+    } else if ip == net.network() {
+        c.push(
+            field,
+            format!("{ip} is the network address of {net}"),
+            format!("pick a host address{example}"),
+        );
+    } else if ip == net.broadcast() {
+        c.push(
+            field,
+            format!("{ip} is the broadcast address of {net}"),
+            format!("pick a host address{example}"),
+        );
+    } else if u32::from(ip) == u32::from(net.network()).wrapping_add(1) {
+        c.push(
+            field,
+            format!("{ip} is the first host of {net}, which the Docker bridge gateway takes"),
+            format!("pick another host address{example}"),
+        );
+    }
+}
+
+fn example_host(net: Ipv4Net) -> String {
+    let size = 1u64 << (32 - u32::from(net.prefix_len()));
+    if size < 8 {
+        return String::new();
+    }
+    let ex = Ipv4Addr::from(u32::from(net.network()).wrapping_add(2));
+    format!(" (e.g. {ex})")
+}
+
+// ---------------------------------------------------------------- nodes
+
+fn check_nodes(c: &mut Checker, spec: &LabSpec) {
+    let nodes = &spec.nodes;
+    if nodes.len() < 2 {
+        c.push(
+            "nodes",
+            format!("{} node(s); a VRRP lab needs at least two", nodes.len()),
+            "add a BACKUP node",
+        );
+    }
+
+    let mut by_prio: HashMap<u16, usize> = HashMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        if !(1..=255).contains(&n.priority) {
+            c.push(
+                format!("nodes[{i}].priority"),
+                format!("{} is outside VRRP's 1..=255 (255 means address owner)", n.priority),
+                "use a priority from 1 to 254, the master's the highest (the seed uses 200 and 100)",
+            );
+            continue;
+        }
+        match by_prio.get(&n.priority) {
+            Some(&first) => c.push(
+                format!("nodes[{i}].priority"),
+                format!(
+                    "{} is also the priority of nodes[{first}] (`{}`); with equal priorities the election falls to IP addresses",
+                    n.priority, nodes[first].name
+                ),
+                "give every node its own priority",
+            ),
+            None => {
+                by_prio.insert(n.priority, i);
+            }
+        }
+    }
+
+    let masters: Vec<usize> = (0..nodes.len())
+        .filter(|&i| nodes[i].state == VrrpState::Master)
+        .collect();
+    let top = nodes.iter().enumerate().max_by_key(|(_, n)| n.priority);
+    match masters.as_slice() {
+        [] if !nodes.is_empty() => {
+            let (_, t) = top.expect("nodes not empty");
+            c.push(
+                "nodes",
+                "no node has `state: MASTER`",
+                format!(
+                    "set `state: MASTER` on the node with the highest priority (`{}`)",
+                    t.name
+                ),
+            );
+        }
+        [] => {}
+        [m] => {
+            let m = *m;
+            let higher = nodes
+                .iter()
+                .enumerate()
+                .filter(|&(i, n)| i != m && n.priority >= nodes[m].priority)
+                .max_by_key(|(_, n)| n.priority);
+            if let Some((h, hn)) = higher {
+                c.push(
+                    format!("nodes[{m}].priority"),
+                    format!(
+                        "the MASTER `{}` has priority {} but nodes[{h}] (`{}`) has {}; the highest priority wins the election",
+                        nodes[m].name, nodes[m].priority, hn.name, hn.priority
+                    ),
+                    format!("give `{}` the highest priority, or make the highest node the MASTER", nodes[m].name),
+                );
+            }
+        }
+        [_, rest @ ..] => {
+            for &i in rest {
+                c.push(
+                    format!("nodes[{i}].state"),
+                    format!(
+                        "`{}` is a second MASTER; exactly one node starts as MASTER",
+                        nodes[i].name
+                    ),
+                    "set `state: BACKUP` on every node but the one with the highest priority",
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- vrrp
+
+fn check_vrrp(c: &mut Checker, spec: &LabSpec) {
+    let v = &spec.vrrp;
+    if !(1..=255).contains(&v.virtual_router_id) {
+        c.push(
+            "vrrp.virtual_router_id",
+            format!("{} is outside 1..=255", v.virtual_router_id),
+            "pick an id from 1 to 255, different from other VRRP routers on the same network",
+        );
+    }
+    if !matches!(v.version, 2 | 3) {
+        c.push(
+            "vrrp.version",
+            format!("{} is not a VRRP version keepalived speaks", v.version),
+            "use 2 (whole-second adverts, PASS authentication) or 3 (10 ms steps)",
+        );
+    }
+    check_advert(c, v.version, v.advert_int);
+
+    if let Some(pass) = &v.auth_pass {
+        if pass.is_empty() {
+            c.push(
+                "vrrp.auth_pass",
+                "is empty",
+                "give a password of 1 to 8 characters, or remove `auth_pass`",
+            );
+        } else if v.version == 3 {
+            c.push(
+                "vrrp.auth_pass",
+                "is set but VRRPv3 has no authentication",
+                "remove `auth_pass`, or use `vrrp.version: 2`",
+            );
+        } else if pass.len() > 8 {
+            // keepalived keeps the first 8 bytes without a word ("Truncating
+            // auth_pass to 8 characters" only with -t), so two labs whose
+            // passwords differ after byte 8 would talk to each other.
+            let cut: String = pass.chars().take(8).collect();
+            c.push(
+                "vrrp.auth_pass",
+                format!(
+                    "is {} bytes long; keepalived uses only the first 8 and silently drops the rest",
+                    pass.len()
+                ),
+                format!("use at most 8 characters, e.g. `{cut}`"),
+            );
+        } else {
+            check_config_word(c, "vrrp.auth_pass", pass);
+        }
+    }
+
+    let ifname_ok = !v.interface.is_empty()
+        && v.interface.len() <= MAX_IFNAME
+        && v.interface
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-'));
+    if !ifname_ok {
+        c.push(
+            "vrrp.interface",
+            format!("{:?} is not a plain interface name", v.interface),
+            "use 1 to 15 letters, digits, `_`, `.` or `-`, e.g. `eth0` (the lab network's interface in each node)",
+        );
+    }
+}
+
+fn check_advert(c: &mut Checker, version: u8, advert: Duration) {
+    let field = "vrrp.advert_int";
+    if advert.is_zero() {
+        c.push(field, "is 0", "use e.g. `1s` (VRRPv2) or `100ms` (VRRPv3)");
+        return;
+    }
+    let ten_ms = Duration::from_millis(10);
+    match version {
+        2 if advert.subsec_nanos() != 0 || !(1..=255).contains(&advert.as_secs()) => c.push(
+            field,
+            format!(
+                "{} is not a whole number of seconds from 1s to 255s, which VRRPv2 requires (keepalived rounds it)",
+                show(advert)
+            ),
+            "use whole seconds (e.g. `1s`), or `vrrp.version: 3` for sub-second adverts",
+        ),
+        3 if advert.as_nanos() % ten_ms.as_nanos() != 0
+            || advert < ten_ms
+            || advert > Duration::from_millis(40_950) =>
+        {
+            c.push(
+                field,
+                format!(
+                    "{} is not a multiple of 10ms from 10ms to 40.95s, which VRRPv3 requires",
+                    show(advert)
+                ),
+                "use 10 ms steps, e.g. `100ms`",
+            )
+        }
+        // The version itself is reported by check_vrrp.
+        _ => {}
+    }
+}
+
+/// A value written bare into a config file: printable ASCII with nothing
+/// that ends it early or starts a comment.
+fn check_config_word(c: &mut Checker, field: &str, value: &str) {
+    if let Some(bad) = value
+        .chars()
+        .find(|&ch| !ch.is_ascii_graphic() || CONFIG_BREAKERS.contains(&ch))
+    {
+        c.push(
+            field,
+            format!(
+                "{:?} contains `{}`, which would break out of its place in a rendered config",
+                value,
+                shown(bad)
+            ),
+            "use printable ASCII without spaces, quotes, `{ } # \\ ; ! $`",
+        );
+    }
+}
+
+// ---------------------------------------------------------------- health
+
+fn check_health(c: &mut Checker, spec: &LabSpec) {
+    let h = &spec.health_check;
+    check_whole_ms(c, "health_check.interval", h.interval);
+    for (name, v) in [("fall", h.fall), ("rise", h.rise)] {
+        if v == 0 {
+            c.push(format!("health_check.{name}"), "is 0", "use 1 or more");
+        }
+    }
+    // keepalived.conf(5): vrrp_script weight -253..253, track_process -254..254.
+    let limit = if h.kind == CheckKind::TrackProcess {
+        254
+    } else {
+        253
+    };
+    if !(-limit..=limit).contains(&h.weight) {
+        c.push(
+            "health_check.weight",
+            format!("{} is outside -{limit}..={limit}, keepalived's range for this check", h.weight),
+            "use 0 (a failing check means FAULT, fastest takeover) or a negative weight larger than the priority gap",
+        );
+    }
+}
+
+/// A positive duration keepalived can express (whole milliseconds).
+fn check_whole_ms(c: &mut Checker, field: &str, d: Duration) {
+    if d < Duration::from_millis(1) {
+        c.push(
+            field,
+            format!("{} is shorter than 1ms", show(d)),
+            "use e.g. `2s` or `500ms`",
+        );
+    } else if d.subsec_nanos() % 1_000_000 != 0 {
+        c.push(
+            field,
+            format!("{} is not a whole number of milliseconds", show(d)),
+            format!("round it to `{}ms`", d.as_millis()),
+        );
+    }
+}
+
+// ---------------------------------------------------------------- proxy
+
+fn check_proxy(c: &mut Checker, spec: &LabSpec) {
+    let p = &spec.proxy;
+    if p.listen == 0 {
+        c.push(
+            "proxy.listen",
+            "is 0, which is not a port",
+            "use a port from 1 to 65535 (the seed uses 6301)",
+        );
+    }
+    if p.port == 0 {
+        c.push(
+            "proxy.port",
+            "is 0, which is not a port",
+            "use a free host port from 1 to 65535 (the seed uses 8000)",
+        );
+    }
+    if p.maxconn == 0 {
+        c.push(
+            "proxy.maxconn",
+            "is 0: HAProxy would accept no connection",
+            "use 1 or more (the seed uses 4096)",
+        );
+    }
+    for (name, d) in [
+        ("connect", p.timeouts.connect),
+        ("client", p.timeouts.client),
+        ("server", p.timeouts.server),
+    ] {
+        if d < Duration::from_millis(1) {
+            c.push(
+                format!("proxy.timeouts.{name}"),
+                format!("{} is shorter than 1ms, HAProxy's resolution", show(d)),
+                "use e.g. `5s` or `50ms`",
+            );
+        }
+    }
+    if p.retries > MAX_RETRIES {
+        c.push(
+            "proxy.retries",
+            format!(
+                "{} is more than {MAX_RETRIES}; so many retries only hide a dead backend",
+                p.retries
+            ),
+            format!("use at most {MAX_RETRIES} (the fast lab uses 10)"),
+        );
+    }
+    for (i, word) in p.retry_on.iter().enumerate() {
+        if !RETRY_ON_KEYWORDS.contains(&word.as_str()) {
+            let hint = crate::suggest::did_you_mean(word, RETRY_ON_KEYWORDS)
+                .map(|s| format!("did you mean `{s}`? "))
+                .unwrap_or_default();
+            c.push(
+                format!("proxy.retry_on[{i}]"),
+                format!("{word:?} is not a `retry-on` keyword of HAProxy 2.6"),
+                format!("{hint}known: {}", RETRY_ON_KEYWORDS.join(", ")),
+            );
+        }
+    }
+    if p.retry_on.len() > 1 && p.retry_on.iter().any(|w| w == "none") {
+        c.push(
+            "proxy.retry_on",
+            "`none` disables retries and cannot be combined with other keywords",
+            "write only `[none]`, or remove `none`",
+        );
+    }
+    if let Some(check) = &p.check {
+        if check.inter < Duration::from_millis(1) {
+            c.push(
+                "proxy.check.inter",
+                format!("{} is shorter than 1ms", show(check.inter)),
+                "use e.g. `2s` (the seed's `inter 2000`)",
+            );
+        }
+        for (name, v) in [("rise", check.rise), ("fall", check.fall)] {
+            if v == 0 {
+                c.push(format!("proxy.check.{name}"), "is 0", "use 1 or more");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- probe
+
+fn check_probe(c: &mut Checker, spec: &LabSpec) {
+    let p = &spec.probe;
+    if p.interval < Duration::from_millis(1) {
+        c.push(
+            "probe.interval",
+            format!(
+                "{} is shorter than 1ms; the probe fires one request per interval",
+                show(p.interval)
+            ),
+            "use e.g. `20ms`",
+        );
+    }
+    for (name, d, ex) in [
+        ("timeout", p.timeout, "1s"),
+        ("late_after", p.late_after, "100ms"),
+    ] {
+        if d.is_zero() {
+            c.push(format!("probe.{name}"), "is 0", format!("use e.g. `{ex}`"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- image
+
+fn check_image(c: &mut Checker, spec: &LabSpec) {
+    let field = "image.base";
+    let image = &spec.image.base;
+    let fix = "use a reference like `halab-base:bookworm` or `registry.local/team/base:1.0`";
+    if image.is_empty() {
+        c.push(field, "is empty", fix);
+        return;
+    }
+    if image.len() > 255 {
+        c.push(
+            field,
+            format!("is {} characters long; Docker stops at 255", image.len()),
+            fix,
+        );
+        return;
+    }
+    if let Some(bad) = image.chars().find(|&ch| {
+        !(ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-' | '/' | ':' | '@'))
+    }) {
+        c.push(
+            field,
+            format!(
+                "{:?} contains `{}`, which an image reference cannot hold",
+                image,
+                shown(bad)
+            ),
+            fix,
+        );
+        return;
+    }
+    if !image.starts_with(|ch: char| ch.is_ascii_alphanumeric()) {
+        c.push(
+            field,
+            format!("`{image}` must start with a letter or digit"),
+            fix,
+        );
+        return;
+    }
+    // `name[:tag][@digest]`; the name (repository path) must be lower case.
+    let without_digest = image.split('@').next().unwrap_or_default();
+    let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
+    let name = match without_digest[last_slash..].find(':') {
+        Some(i) => &without_digest[..last_slash + i],
+        None => without_digest,
+    };
+    // A registry host (first component with `.` or `:`) may have upper case.
+    let repo_path = match name.split_once('/') {
+        Some((host, rest)) if host.contains('.') || host.contains(':') || host == "localhost" => {
+            rest
+        }
+        _ => name,
+    };
+    if repo_path.chars().any(|ch| ch.is_ascii_uppercase()) {
+        c.push(
+            field,
+            format!("`{image}`: repository name `{repo_path}` has upper-case letters, which Docker refuses"),
+            format!("use `{}`", image.replacen(repo_path, &repo_path.to_ascii_lowercase(), 1)),
+        );
+    }
+}
+
+// ---------------------------------------------------------------- texts
+
+fn check_texts(c: &mut Checker, spec: &LabSpec) {
+    if let Some(d) = &spec.description {
+        check_free_text(c, "description", d);
+    }
+    let mut pages: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in spec.nodes.iter().enumerate() {
+        let field = format!("nodes[{i}].page");
+        if n.page.trim().is_empty() {
+            c.push(
+                field,
+                "is empty; a client tells the nodes apart by their pages",
+                format!(
+                    "give `{}` a page text of its own, e.g. `{}`",
+                    n.name, n.name
+                ),
+            );
+            continue;
+        }
+        check_free_text(c, &field, &n.page);
+        match pages.get(n.page.as_str()) {
+            Some(&first) => c.push(
+                field,
+                format!(
+                    "{:?} is also the page of nodes[{first}] (`{}`); a client tells the nodes apart by their pages",
+                    n.page, spec.nodes[first].name
+                ),
+                format!("give `{}` a page text of its own", n.name),
+            ),
+            None => {
+                pages.insert(&n.page, i);
+            }
+        }
+    }
+}
+
+/// Any printable text on one line (rendered pages are HTML-escaped).
+fn check_free_text(c: &mut Checker, field: &str, value: &str) {
+    if let Some(bad) = value.chars().find(|ch| ch.is_control()) {
+        c.push(
+            field,
+            format!(
+                "contains the control character `{}`; the text must be one printable line",
+                shown(bad)
+            ),
+            "remove line breaks, tabs and other control characters",
+        );
+    }
+}
+
+// ---------------------------------------------------------------- budgets
+
+fn check_budgets(c: &mut Checker, spec: &LabSpec) {
+    for (scenario, b) in &spec.scenarios {
+        let Budget {
+            switch_within,
+            recover_within,
+            max_failed: _,
+            max_late: _,
+            worst_answer,
+            // 0 is a real budget here: no moment with two VIP owners.
+            max_dual_owner: _,
+            observe,
+        } = b;
+        for (name, d) in [
+            ("switch_within", switch_within),
+            ("recover_within", recover_within),
+            ("worst_answer", worst_answer),
+            ("observe", observe),
+        ] {
+            if d.is_some_and(|d| d.is_zero()) {
+                c.push(
+                    format!("scenarios.{scenario}.{name}"),
+                    "is 0, a budget nothing can meet",
+                    format!("give a positive duration, e.g. `5s`, or remove `{name}` to use the built-in default"),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::lab::{Lab, LabError};
+
+    /// A small valid lab: every test changes one thing in it.
+    const BASE: &str = "\
+name: t
+network:
+  subnet: 10.9.0.0/16
+vip: 10.9.128.4/24
+nodes:
+  - name: a
+    ip: 10.9.128.2
+    state: MASTER
+    priority: 200
+    page: A
+  - name: b
+    ip: 10.9.128.3
+    state: BACKUP
+    priority: 100
+    page: B
+";
+
+    /// BASE with each `from` (which must occur exactly once) replaced, then
+    /// `extra` appended.
+    fn lab(edits: &[(&str, &str)], extra: &str) -> String {
+        let mut text = BASE.to_string();
+        for (from, to) in edits {
+            assert_eq!(
+                text.matches(from).count(),
+                1,
+                "`{from}` must occur once in BASE"
+            );
+            text = text.replacen(from, to, 1);
+        }
+        text + extra
+    }
+
+    fn problems(text: &str) -> Vec<Problem> {
+        match Lab::from_yaml(text, Path::new("t.yaml")) {
+            Ok(_) => Vec::new(),
+            Err(LabError::Invalid { problems, .. }) => problems,
+            Err(e) => panic!("expected validation problems, got: {e}"),
+        }
+    }
+
+    /// Asserts a problem at `field` whose message contains `part`.
+    #[track_caller]
+    fn assert_problem(problems: &[Problem], field: &str, part: &str) {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.field == field && p.message.contains(part)),
+            "no problem at `{field}` mentioning {part:?}; got:\n{}",
+            problems
+                .iter()
+                .map(|p| format!("  {p}\n"))
+                .collect::<String>()
+        );
+    }
+
+    #[track_caller]
+    fn assert_fails(edits: &[(&str, &str)], extra: &str, field: &str, part: &str) {
+        assert_problem(&problems(&lab(edits, extra)), field, part);
+    }
+
+    #[test]
+    fn base_lab_is_valid() {
+        assert_eq!(problems(BASE), Vec::new());
+    }
+
+    #[test]
+    fn priority_300_names_the_field() {
+        let p = problems(&lab(&[("priority: 200", "priority: 300")], ""));
+        assert_problem(&p, "nodes[0].priority", "300 is outside VRRP's 1..=255");
+        let shown = p.iter().map(ToString::to_string).collect::<String>();
+        assert!(shown.contains("`nodes[0].priority`"), "{shown}");
+    }
+
+    #[test]
+    fn priority_zero_is_refused() {
+        assert_fails(
+            &[("priority: 100", "priority: 0")],
+            "",
+            "nodes[1].priority",
+            "outside VRRP's 1..=255",
+        );
+    }
+
+    #[test]
+    fn vip_outside_subnet() {
+        assert_fails(
+            &[("vip: 10.9.128.4/24", "vip: 10.10.128.4/24")],
+            "",
+            "vip",
+            "10.10.128.4 is outside network.subnet 10.9.0.0/16",
+        );
+    }
+
+    #[test]
+    fn duplicated_ip() {
+        assert_fails(
+            &[("ip: 10.9.128.3", "ip: 10.9.128.2")],
+            "",
+            "nodes[1].ip",
+            "10.9.128.2 is already used by node `a` (`nodes[0].ip`)",
+        );
+    }
+
+    #[test]
+    fn proxy_ip_clashing_with_a_node() {
+        assert_fails(
+            &[],
+            "proxy:\n  ip: 10.9.128.3\n",
+            "proxy.ip",
+            "already used by node `b`",
+        );
+    }
+
+    #[test]
+    fn twelve_character_password() {
+        assert_fails(
+            &[],
+            "vrrp:\n  auth_pass: abcdefghijkl\n",
+            "vrrp.auth_pass",
+            "12 bytes long; keepalived uses only the first 8",
+        );
+    }
+
+    #[test]
+    fn empty_password() {
+        assert_fails(
+            &[],
+            "vrrp:\n  auth_pass: ''\n",
+            "vrrp.auth_pass",
+            "is empty",
+        );
+    }
+
+    #[test]
+    fn password_with_vrrp3() {
+        assert_fails(
+            &[],
+            "vrrp:\n  version: 3\n  advert_int: 100ms\n  auth_pass: letmein\n",
+            "vrrp.auth_pass",
+            "VRRPv3 has no authentication",
+        );
+    }
+
+    #[test]
+    fn password_breaking_out_of_config() {
+        assert_fails(
+            &[],
+            "vrrp:\n  auth_pass: 'a\"}b'\n",
+            "vrrp.auth_pass",
+            "would break out",
+        );
+        assert_fails(
+            &[],
+            "vrrp:\n  auth_pass: 'a b'\n",
+            "vrrp.auth_pass",
+            "would break out",
+        );
+    }
+
+    #[test]
+    fn node_ip_outside_subnet() {
+        assert_fails(
+            &[("ip: 10.9.128.3", "ip: 192.168.1.3")],
+            "",
+            "nodes[1].ip",
+            "outside network.subnet",
+        );
+    }
+
+    #[test]
+    fn network_broadcast_and_gateway_addresses() {
+        assert_fails(
+            &[("ip: 10.9.128.3", "ip: 10.9.0.0")],
+            "",
+            "nodes[1].ip",
+            "network address",
+        );
+        assert_fails(
+            &[("ip: 10.9.128.3", "ip: 10.9.255.255")],
+            "",
+            "nodes[1].ip",
+            "broadcast address",
+        );
+        assert_fails(
+            &[],
+            "proxy:\n  ip: 10.9.0.1\n",
+            "proxy.ip",
+            "Docker bridge gateway",
+        );
+    }
+
+    #[test]
+    fn vip_equal_to_a_node_ip() {
+        assert_fails(
+            &[("vip: 10.9.128.4/24", "vip: 10.9.128.2/24")],
+            "",
+            "vip",
+            "also the address of node `a`",
+        );
+    }
+
+    #[test]
+    fn vip_prefix_range() {
+        assert_fails(
+            &[("vip: 10.9.128.4/24", "vip: 10.9.128.4/7")],
+            "",
+            "vip",
+            "prefix /7",
+        );
+        assert!(problems(&lab(&[("vip: 10.9.128.4/24", "vip: 10.9.128.4/32")], "")).is_empty());
+    }
+
+    #[test]
+    fn subnet_host_bits_public_and_size() {
+        assert_fails(
+            &[("subnet: 10.9.0.0/16", "subnet: 10.9.0.5/16")],
+            "",
+            "network.subnet",
+            "host bits",
+        );
+        assert_fails(
+            &[("subnet: 10.9.0.0/16", "subnet: 8.8.0.0/16")],
+            "",
+            "network.subnet",
+            "not a private range",
+        );
+        assert_fails(
+            &[("subnet: 10.9.0.0/16", "subnet: 10.9.128.0/30")],
+            "",
+            "network.subnet",
+            "the lab needs 4",
+        );
+    }
+
+    #[test]
+    fn duplicate_priorities() {
+        assert_fails(
+            &[("priority: 100", "priority: 200")],
+            "",
+            "nodes[1].priority",
+            "also the priority of nodes[0]",
+        );
+    }
+
+    #[test]
+    fn master_must_hold_the_highest_priority() {
+        assert_fails(
+            &[("priority: 100", "priority: 250")],
+            "",
+            "nodes[0].priority",
+            "the MASTER `a` has priority 200 but nodes[1] (`b`) has 250",
+        );
+    }
+
+    #[test]
+    fn exactly_one_master() {
+        assert_fails(
+            &[("state: BACKUP", "state: MASTER")],
+            "",
+            "nodes[1].state",
+            "second MASTER",
+        );
+        assert_fails(
+            &[("state: MASTER", "state: BACKUP")],
+            "",
+            "nodes",
+            "no node has `state: MASTER`",
+        );
+    }
+
+    #[test]
+    fn at_least_two_nodes() {
+        let one = "name: t\nnetwork: {subnet: 10.9.0.0/16}\nvip: 10.9.128.4/24\nnodes:\n  - {name: a, ip: 10.9.128.2, state: MASTER, priority: 200, page: A}\n";
+        assert_problem(
+            &problems(one),
+            "nodes",
+            "1 node(s); a VRRP lab needs at least two",
+        );
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert_fails(&[("name: t\n", "name: My-Lab\n")], "", "name", "upper-case");
+        assert_fails(
+            &[("name: a\n", "name: 'nginx master'\n")],
+            "",
+            "nodes[0].name",
+            "contains ` `",
+        );
+        assert_fails(
+            &[("name: a\n", "name: -a\n")],
+            "",
+            "nodes[0].name",
+            "must start with a letter or digit",
+        );
+        let long = "n".repeat(64);
+        assert_fails(
+            &[("name: b\n", &format!("name: {long}\n"))],
+            "",
+            "nodes[1].name",
+            "64 characters long",
+        );
+        assert_fails(
+            &[],
+            "proxy:\n  name: 'pro{xy'\n",
+            "proxy.name",
+            "contains `{`",
+        );
+        assert_fails(
+            &[("subnet:", "name: 'net#1'\n  subnet:")],
+            "",
+            "network.name",
+            "contains `#`",
+        );
+        assert_fails(&[("name: t\n", "name: ''\n")], "", "name", "is empty");
+    }
+
+    #[test]
+    fn node_names_unique_and_not_the_proxy() {
+        assert_fails(
+            &[("name: b\n", "name: a\n")],
+            "",
+            "nodes[1].name",
+            "also the name of nodes[0]",
+        );
+        assert_fails(
+            &[],
+            "proxy:\n  name: b\n",
+            "nodes[1].name",
+            "also the proxy's name",
+        );
+    }
+
+    #[test]
+    fn virtual_router_id_and_version() {
+        assert_fails(
+            &[],
+            "vrrp:\n  virtual_router_id: 256\n",
+            "vrrp.virtual_router_id",
+            "256 is outside 1..=255",
+        );
+        assert_fails(
+            &[],
+            "vrrp:\n  virtual_router_id: 0\n",
+            "vrrp.virtual_router_id",
+            "0 is outside",
+        );
+        assert_fails(
+            &[],
+            "vrrp:\n  version: 4\n",
+            "vrrp.version",
+            "4 is not a VRRP version",
+        );
+    }
+
+    #[test]
+    fn advert_int_per_version() {
+        assert_fails(&[], "vrrp:\n  advert_int: 0s\n", "vrrp.advert_int", "is 0");
+        assert_fails(
+            &[],
+            "vrrp:\n  advert_int: 500ms\n",
+            "vrrp.advert_int",
+            "whole number of seconds",
+        );
+        assert_fails(
+            &[],
+            "vrrp:\n  advert_int: 256s\n",
+            "vrrp.advert_int",
+            "whole number of seconds",
+        );
+        assert_fails(
+            &[],
+            "vrrp:\n  version: 3\n  advert_int: 105ms\n",
+            "vrrp.advert_int",
+            "multiple of 10ms",
+        );
+        assert_fails(
+            &[],
+            "vrrp:\n  version: 3\n  advert_int: 41s\n",
+            "vrrp.advert_int",
+            "multiple of 10ms from 10ms to 40.95s",
+        );
+        assert!(problems(&lab(&[], "vrrp:\n  version: 3\n  advert_int: 20ms\n")).is_empty());
+        assert!(problems(&lab(&[], "vrrp:\n  version: 3\n  advert_int: 40950ms\n")).is_empty());
+    }
+
+    #[test]
+    fn interface_name() {
+        assert_fails(
+            &[],
+            "vrrp:\n  interface: 'eth0 up'\n",
+            "vrrp.interface",
+            "not a plain interface name",
+        );
+        assert_fails(
+            &[],
+            "vrrp:\n  interface: abcdefghijklmnop\n",
+            "vrrp.interface",
+            "not a plain interface name",
+        );
+        assert!(problems(&lab(&[], "vrrp:\n  interface: eth0.100\n")).is_empty());
+    }
+
+    #[test]
+    fn health_check_rules() {
+        assert_fails(
+            &[],
+            "health_check:\n  interval: 0s\n",
+            "health_check.interval",
+            "shorter than 1ms",
+        );
+        assert_fails(
+            &[],
+            "health_check:\n  interval: 1500us\n",
+            "health_check.interval",
+            "whole number of milliseconds",
+        );
+        assert_fails(
+            &[],
+            "health_check:\n  fall: 0\n",
+            "health_check.fall",
+            "is 0",
+        );
+        assert_fails(
+            &[],
+            "health_check:\n  rise: 0\n",
+            "health_check.rise",
+            "is 0",
+        );
+        assert_fails(
+            &[],
+            "health_check:\n  weight: -254\n",
+            "health_check.weight",
+            "outside -253..=253",
+        );
+        assert!(problems(&lab(
+            &[],
+            "health_check:\n  kind: track_process\n  weight: -254\n"
+        ))
+        .is_empty());
+    }
+
+    #[test]
+    fn proxy_ports_and_limits() {
+        assert_fails(&[], "proxy:\n  listen: 0\n", "proxy.listen", "is 0");
+        assert_fails(&[], "proxy:\n  port: 0\n", "proxy.port", "is 0");
+        assert_fails(&[], "proxy:\n  maxconn: 0\n", "proxy.maxconn", "is 0");
+        assert_fails(
+            &[],
+            "proxy:\n  retries: 101\n",
+            "proxy.retries",
+            "more than 100",
+        );
+        assert_fails(
+            &[],
+            "proxy:\n  timeouts: {connect: 0s}\n",
+            "proxy.timeouts.connect",
+            "shorter than 1ms",
+        );
+        assert_fails(
+            &[],
+            "proxy:\n  timeouts: {server: 500us}\n",
+            "proxy.timeouts.server",
+            "shorter than 1ms",
+        );
+    }
+
+    #[test]
+    fn proxy_retry_on_keywords() {
+        let p = problems(&lab(
+            &[],
+            "proxy:\n  retry_on: [conn-failure, conn-failures, 503, 418]\n",
+        ));
+        assert_problem(
+            &p,
+            "proxy.retry_on[1]",
+            "\"conn-failures\" is not a `retry-on` keyword",
+        );
+        assert!(p
+            .iter()
+            .any(|p| p.field == "proxy.retry_on[1]"
+                && p.fix.contains("did you mean `conn-failure`?")));
+        assert_problem(&p, "proxy.retry_on[3]", "\"418\"");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_fails(
+            &[],
+            "proxy:\n  retry_on: [none, conn-failure]\n",
+            "proxy.retry_on",
+            "`none` disables retries",
+        );
+    }
+
+    #[test]
+    fn proxy_server_check() {
+        assert_fails(
+            &[],
+            "proxy:\n  check: {inter: 0s}\n",
+            "proxy.check.inter",
+            "shorter than 1ms",
+        );
+        assert_fails(
+            &[],
+            "proxy:\n  check: {rise: 0}\n",
+            "proxy.check.rise",
+            "is 0",
+        );
+        assert_fails(
+            &[],
+            "proxy:\n  check: {fall: 0}\n",
+            "proxy.check.fall",
+            "is 0",
+        );
+        assert!(problems(&lab(&[], "proxy:\n  check: null\n")).is_empty());
+    }
+
+    #[test]
+    fn probe_rules() {
+        assert_fails(
+            &[],
+            "probe:\n  interval: 500us\n",
+            "probe.interval",
+            "shorter than 1ms",
+        );
+        assert_fails(&[], "probe:\n  timeout: 0s\n", "probe.timeout", "is 0");
+        assert_fails(
+            &[],
+            "probe:\n  late_after: 0s\n",
+            "probe.late_after",
+            "is 0",
+        );
+    }
+
+    #[test]
+    fn image_reference() {
+        assert_fails(
+            &[],
+            "image:\n  base: 'halab base'\n",
+            "image.base",
+            "contains ` `",
+        );
+        assert_fails(
+            &[],
+            "image:\n  base: \"a\\nb\"\n",
+            "image.base",
+            "contains `\\n`",
+        );
+        assert_fails(
+            &[],
+            "image:\n  base: 'x\"y'\n",
+            "image.base",
+            "contains `\"`",
+        );
+        assert_fails(&[], "image:\n  base: ''\n", "image.base", "is empty");
+        assert_fails(&[], "image:\n  base: Halab:1\n", "image.base", "upper-case");
+        let ok = [
+            "debian:bookworm",
+            "Registry.Local:5000/team/base:V1",
+            "base@sha256:abcdef0123",
+        ];
+        for image in ok {
+            assert!(
+                problems(&lab(&[], &format!("image:\n  base: '{image}'\n"))).is_empty(),
+                "{image}"
+            );
+        }
+    }
+
+    #[test]
+    fn pages_and_description() {
+        assert_fails(
+            &[("page: B", "page: A")],
+            "",
+            "nodes[1].page",
+            "also the page of nodes[0]",
+        );
+        assert_fails(&[("page: B", "page: ' '")], "", "nodes[1].page", "is empty");
+        assert_fails(
+            &[("page: B", "page: \"B\\nC\"")],
+            "",
+            "nodes[1].page",
+            "control character",
+        );
+        assert_fails(
+            &[],
+            "description: \"one\\ntwo\"\n",
+            "description",
+            "control character",
+        );
+        // HTML-escaped when rendered: quotes, braces and `<` are fine in pages.
+        assert!(problems(&lab(&[("page: B", "page: '<b>\"{从机}\"</b> #1;'")], "")).is_empty());
+    }
+
+    #[test]
+    fn scenario_budgets_positive() {
+        let p = problems(&lab(
+            &[],
+            "scenarios:\n  kill-master: {switch_within: 0s, observe: 0s, max_dual_owner: 0s}\n",
+        ));
+        assert_problem(&p, "scenarios.kill-master.switch_within", "is 0");
+        assert_problem(&p, "scenarios.kill-master.observe", "is 0");
+        assert_eq!(p.len(), 2, "max_dual_owner: 0s is a real budget: {p:?}");
+    }
+
+    #[test]
+    fn every_problem_is_collected() {
+        let p = problems(&lab(
+            &[
+                ("priority: 200", "priority: 300"),
+                ("vip: 10.9.128.4/24", "vip: 10.10.0.4/24"),
+            ],
+            "vrrp:\n  auth_pass: abcdefghijkl\n",
+        ));
+        assert_problem(&p, "nodes[0].priority", "300");
+        assert_problem(&p, "vip", "outside network.subnet");
+        assert_problem(&p, "vrrp.auth_pass", "12 bytes");
+    }
+
+    #[test]
+    fn every_problem_says_how_to_fix_it() {
+        let p = problems(&lab(
+            &[
+                ("name: t\n", "name: T\n"),
+                ("ip: 10.9.128.3", "ip: 10.9.0.1"),
+                ("page: B", "page: A"),
+            ],
+            "proxy:\n  port: 0\n  retry_on: [x]\nimage:\n  base: ''\n",
+        ));
+        assert!(p.len() >= 5, "{p:?}");
+        for problem in &p {
+            assert!(
+                !problem.fix.is_empty() && !problem.message.is_empty(),
+                "{problem:?}"
+            );
+        }
+    }
 }
