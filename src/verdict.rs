@@ -1136,9 +1136,12 @@ mod tests {
             &mut t,
             0,
             4_000 * MS,
-            |s| match s {
-                s if s < 1_000 * MS || s >= 2_500 * MS => page(M),
-                _ => page(B),
+            |s| {
+                if (1_000 * MS..2_500 * MS).contains(&s) {
+                    page(B)
+                } else {
+                    page(M)
+                }
             },
             |_| MS,
         );
