@@ -5,6 +5,7 @@
 //! `verdict` (budgets judged) → `store` (runs on disk) → `report`.
 
 pub mod cli;
+pub mod engine;
 pub mod lab;
 pub mod probe;
 pub mod render;

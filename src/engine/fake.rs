@@ -1,0 +1,576 @@
+//! An in-memory engine for unit tests: it keeps containers, networks and
+//! images in maps, records every call in order, and can be told to fail a
+//! call or what a command inside a container prints.
+//!
+//! Always compiled (it is small) so that integration tests and other
+//! modules' tests can use it too.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use ipnet::Ipv4Net;
+
+use super::{
+    BuildOutput, ContainerInfo, ContainerSpec, ContainerState, Engine, EngineError, ExecOutput,
+    Failure, ImageInfo, Labels, LineStream, NetworkInfo,
+};
+
+/// What `exec` answers: (container name, argv) → output.
+pub type ExecHandler = Arc<dyn Fn(&str, &[&str]) -> ExecOutput + Send + Sync>;
+/// Called when a container is started (e.g. to stand up a local HTTP server
+/// where the real proxy would answer).
+pub type StartHook = Arc<dyn Fn(&ContainerSpec) + Send + Sync>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeContainer {
+    pub id: String,
+    pub spec: ContainerSpec,
+    pub state: ContainerState,
+}
+
+#[derive(Default)]
+struct State {
+    containers: BTreeMap<String, FakeContainer>,
+    networks: BTreeMap<String, NetworkInfo>,
+    images: BTreeMap<String, ImageInfo>,
+    calls: Vec<String>,
+    failing: Vec<(String, Failure)>,
+    logs: BTreeMap<String, Vec<String>>,
+    builds: Vec<(String, Vec<u8>)>,
+    next_id: u64,
+}
+
+#[derive(Default)]
+pub struct FakeEngine {
+    state: Mutex<State>,
+    exec: Mutex<Option<ExecHandler>>,
+    on_start: Mutex<Option<StartHook>>,
+}
+
+impl std::fmt::Debug for FakeEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FakeEngine")
+    }
+}
+
+fn matches(labels: &Labels, selector: &Labels) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+fn not_found(what: &str) -> Failure {
+    Failure::new(Some(404), format!("No such object: {what}"))
+}
+
+impl FakeEngine {
+    pub fn new() -> FakeEngine {
+        FakeEngine::default()
+    }
+
+    /// Every call so far, in order, as `"<operation> <object>"`.
+    pub fn calls(&self) -> Vec<String> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    pub fn clear_calls(&self) {
+        self.state.lock().unwrap().calls.clear();
+    }
+
+    /// Make every later call whose record starts with `prefix` fail.
+    pub fn fail(&self, prefix: &str, message: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .failing
+            .push((prefix.to_string(), Failure::new(Some(500), message)));
+    }
+
+    pub fn set_exec(&self, handler: impl Fn(&str, &[&str]) -> ExecOutput + Send + Sync + 'static) {
+        *self.exec.lock().unwrap() = Some(Arc::new(handler));
+    }
+
+    pub fn on_start(&self, hook: impl Fn(&ContainerSpec) + Send + Sync + 'static) {
+        *self.on_start.lock().unwrap() = Some(Arc::new(hook));
+    }
+
+    pub fn set_logs(&self, container: &str, lines: &[&str]) {
+        self.state.lock().unwrap().logs.insert(
+            container.to_string(),
+            lines.iter().map(|s| s.to_string()).collect(),
+        );
+    }
+
+    /// A network that exists before the test (not made by halab).
+    pub fn add_network(&self, name: &str, subnet: Ipv4Net, labels: Labels) {
+        let mut s = self.state.lock().unwrap();
+        s.next_id += 1;
+        let id = format!("net{}", s.next_id);
+        s.networks.insert(
+            name.to_string(),
+            NetworkInfo {
+                id,
+                name: name.to_string(),
+                subnets: vec![subnet],
+                labels,
+            },
+        );
+    }
+
+    pub fn add_image(&self, tag: &str, labels: Labels) {
+        let mut s = self.state.lock().unwrap();
+        s.next_id += 1;
+        let id = format!("sha256:{:064}", s.next_id);
+        s.images.insert(
+            tag.to_string(),
+            ImageInfo {
+                id,
+                tags: vec![tag.to_string()],
+                labels,
+            },
+        );
+    }
+
+    pub fn container(&self, name: &str) -> Option<FakeContainer> {
+        self.state.lock().unwrap().containers.get(name).cloned()
+    }
+
+    pub fn set_state(&self, name: &str, state: ContainerState) {
+        if let Some(c) = self.state.lock().unwrap().containers.get_mut(name) {
+            c.state = state;
+        }
+    }
+
+    pub fn network_names(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .networks
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    pub fn image_tags(&self) -> Vec<String> {
+        self.state.lock().unwrap().images.keys().cloned().collect()
+    }
+
+    /// (tag, context tar) of every `build_image` call.
+    pub fn builds(&self) -> Vec<(String, Vec<u8>)> {
+        self.state.lock().unwrap().builds.clone()
+    }
+
+    /// Record a call; `Err` when the test asked for it to fail.
+    fn record(&self, call: String) -> Result<(), Failure> {
+        let mut s = self.state.lock().unwrap();
+        let failing = s
+            .failing
+            .iter()
+            .find(|(p, _)| call.starts_with(p.as_str()))
+            .map(|(_, f)| f.clone());
+        s.calls.push(call);
+        failing.map_or(Ok(()), Err)
+    }
+
+    fn set(&self, name: &str, from: &[ContainerState], to: ContainerState) -> Result<(), Failure> {
+        let mut s = self.state.lock().unwrap();
+        let c = s.containers.get_mut(name).ok_or_else(|| not_found(name))?;
+        if !from.is_empty() && !from.contains(&c.state) {
+            return Err(Failure::new(
+                Some(409),
+                format!("container {name} is {}", c.state),
+            ));
+        }
+        c.state = to;
+        Ok(())
+    }
+}
+
+fn lines_stream(lines: Vec<String>) -> LineStream {
+    futures_util::stream::iter(lines.into_iter().map(Ok)).boxed()
+}
+
+#[async_trait]
+impl Engine for FakeEngine {
+    fn host(&self) -> String {
+        "fake://".to_string()
+    }
+
+    async fn version(&self) -> Result<String, EngineError> {
+        Ok("1.41".to_string())
+    }
+
+    async fn list_containers(&self, labels: &Labels) -> Result<Vec<ContainerInfo>, EngineError> {
+        let s = self.state.lock().unwrap();
+        Ok(s.containers
+            .iter()
+            .filter(|(_, c)| matches(&c.spec.labels, labels))
+            .map(|(name, c)| ContainerInfo {
+                id: c.id.clone(),
+                name: name.clone(),
+                state: c.state,
+                labels: c.spec.labels.clone(),
+                ip: (c.state == ContainerState::Running || c.state == ContainerState::Paused)
+                    .then_some(c.spec.ip)
+                    .flatten(),
+            })
+            .collect())
+    }
+
+    async fn list_networks(&self, labels: &Labels) -> Result<Vec<NetworkInfo>, EngineError> {
+        let s = self.state.lock().unwrap();
+        Ok(s.networks
+            .values()
+            .filter(|n| matches(&n.labels, labels))
+            .cloned()
+            .collect())
+    }
+
+    async fn create_network(
+        &self,
+        name: &str,
+        subnet: Ipv4Net,
+        labels: &Labels,
+    ) -> Result<String, EngineError> {
+        let err = |source| EngineError::CreateNetwork {
+            network: name.to_string(),
+            subnet,
+            source,
+        };
+        self.record(format!("create_network {name}")).map_err(err)?;
+        if self.state.lock().unwrap().networks.contains_key(name) {
+            return Err(err(Failure::new(Some(409), "network exists")));
+        }
+        self.add_network(name, subnet, labels.clone());
+        Ok(self.state.lock().unwrap().networks[name].id.clone())
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        let err = |source| EngineError::RemoveNetwork {
+            network: name.to_string(),
+            source,
+        };
+        self.record(format!("remove_network {name}")).map_err(err)?;
+        let mut s = self.state.lock().unwrap();
+        if s.containers.values().any(|c| c.spec.network == name) {
+            return Err(err(Failure::new(Some(403), "network has active endpoints")));
+        }
+        s.networks
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| err(not_found(name)))
+    }
+
+    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let err = |source| EngineError::CreateContainer {
+            container: spec.name.clone(),
+            image: spec.image.clone(),
+            source,
+        };
+        self.record(format!("create_container {}", spec.name))
+            .map_err(err)?;
+        let mut s = self.state.lock().unwrap();
+        if s.containers.contains_key(&spec.name) {
+            return Err(err(Failure::new(Some(409), "name in use")));
+        }
+        if !s.networks.contains_key(&spec.network) {
+            return Err(err(not_found(&spec.network)));
+        }
+        if !s.images.contains_key(&spec.image) {
+            return Err(err(not_found(&spec.image)));
+        }
+        s.next_id += 1;
+        let id = format!("c{}", s.next_id);
+        s.containers.insert(
+            spec.name.clone(),
+            FakeContainer {
+                id: id.clone(),
+                spec: spec.clone(),
+                state: ContainerState::Created,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn start(&self, name: &str) -> Result<(), EngineError> {
+        let err = |source| EngineError::Start {
+            container: name.to_string(),
+            source,
+        };
+        self.record(format!("start {name}")).map_err(err)?;
+        use ContainerState::*;
+        self.set(name, &[Created, Exited, Running], Running)
+            .map_err(err)?;
+        let hook = self.on_start.lock().unwrap().clone();
+        if let (Some(hook), Some(c)) = (hook, self.container(name)) {
+            hook(&c.spec);
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, name: &str, _timeout: Duration) -> Result<(), EngineError> {
+        let err = |source| EngineError::Stop {
+            container: name.to_string(),
+            source,
+        };
+        self.record(format!("stop {name}")).map_err(err)?;
+        self.set(name, &[], ContainerState::Exited).map_err(err)
+    }
+
+    async fn kill(&self, name: &str, signal: &str) -> Result<(), EngineError> {
+        let err = |source| EngineError::Kill {
+            container: name.to_string(),
+            signal: signal.to_string(),
+            source,
+        };
+        self.record(format!("kill {name} {signal}")).map_err(err)?;
+        self.set(name, &[ContainerState::Running], ContainerState::Exited)
+            .map_err(err)
+    }
+
+    async fn pause(&self, name: &str) -> Result<(), EngineError> {
+        let err = |source| EngineError::Pause {
+            container: name.to_string(),
+            source,
+        };
+        self.record(format!("pause {name}")).map_err(err)?;
+        self.set(name, &[ContainerState::Running], ContainerState::Paused)
+            .map_err(err)
+    }
+
+    async fn unpause(&self, name: &str) -> Result<(), EngineError> {
+        let err = |source| EngineError::Unpause {
+            container: name.to_string(),
+            source,
+        };
+        self.record(format!("unpause {name}")).map_err(err)?;
+        self.set(name, &[ContainerState::Paused], ContainerState::Running)
+            .map_err(err)
+    }
+
+    async fn remove(&self, name: &str, force: bool) -> Result<(), EngineError> {
+        let err = |source| EngineError::Remove {
+            container: name.to_string(),
+            source,
+        };
+        self.record(format!("remove {name}")).map_err(err)?;
+        let mut s = self.state.lock().unwrap();
+        let c = s.containers.get(name).ok_or_else(|| err(not_found(name)))?;
+        if c.state == ContainerState::Running && !force {
+            return Err(err(Failure::new(Some(409), "container is running")));
+        }
+        s.containers.remove(name);
+        Ok(())
+    }
+
+    async fn exec(&self, name: &str, argv: &[&str]) -> Result<ExecOutput, EngineError> {
+        let command = argv.join(" ");
+        let err = |source| EngineError::Exec {
+            container: name.to_string(),
+            command: command.clone(),
+            source,
+        };
+        self.record(format!("exec {name} {command}")).map_err(err)?;
+        match self.container(name).map(|c| c.state) {
+            Some(ContainerState::Running) => {}
+            Some(state) => {
+                return Err(err(Failure::new(
+                    Some(409),
+                    format!("container {name} is {state}"),
+                )))
+            }
+            None => return Err(err(not_found(name))),
+        }
+        let handler = self.exec.lock().unwrap().clone();
+        Ok(match handler {
+            Some(h) => h(name, argv),
+            None => ExecOutput {
+                exit_code: 0,
+                stdout: String::new(),
+                stderr: String::new(),
+            },
+        })
+    }
+
+    async fn exec_lines(&self, name: &str, argv: &[&str]) -> Result<LineStream, EngineError> {
+        let out = self.exec(name, argv).await?;
+        Ok(lines_stream(
+            out.stdout.lines().map(str::to_string).collect(),
+        ))
+    }
+
+    async fn logs(
+        &self,
+        name: &str,
+        tail: Option<usize>,
+        _follow: bool,
+    ) -> Result<LineStream, EngineError> {
+        let err = |source| EngineError::Logs {
+            container: name.to_string(),
+            source,
+        };
+        self.record(format!("logs {name}")).map_err(err)?;
+        if self.container(name).is_none() {
+            return Err(err(not_found(name)));
+        }
+        let lines = self
+            .state
+            .lock()
+            .unwrap()
+            .logs
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
+        Ok(lines_stream(lines.into_iter().skip(skip).collect()))
+    }
+
+    async fn image(&self, tag: &str) -> Result<Option<ImageInfo>, EngineError> {
+        Ok(self.state.lock().unwrap().images.get(tag).cloned())
+    }
+
+    async fn list_images(&self, labels: &Labels) -> Result<Vec<ImageInfo>, EngineError> {
+        let s = self.state.lock().unwrap();
+        Ok(s.images
+            .values()
+            .filter(|i| matches(&i.labels, labels))
+            .cloned()
+            .collect())
+    }
+
+    async fn import_image(
+        &self,
+        tarball: &Path,
+        tag: &str,
+        labels: &Labels,
+    ) -> Result<ImageInfo, EngineError> {
+        self.record(format!("import_image {tag}"))
+            .map_err(|source| EngineError::ImportImage {
+                image: tag.to_string(),
+                tarball: tarball.to_path_buf(),
+                source,
+            })?;
+        self.add_image(tag, labels.clone());
+        Ok(self.state.lock().unwrap().images[tag].clone())
+    }
+
+    async fn build_image(
+        &self,
+        context: Vec<u8>,
+        tag: &str,
+        labels: &Labels,
+        _buildargs: &BTreeMap<String, String>,
+        output: &BuildOutput,
+    ) -> Result<ImageInfo, EngineError> {
+        self.record(format!("build_image {tag}"))
+            .map_err(|source| EngineError::BuildImage {
+                image: tag.to_string(),
+                source,
+                output: vec!["Step 1/1 : FROM nowhere".into()],
+            })?;
+        output("Successfully built (fake)");
+        self.state
+            .lock()
+            .unwrap()
+            .builds
+            .push((tag.to_string(), context));
+        self.add_image(tag, labels.clone());
+        Ok(self.state.lock().unwrap().images[tag].clone())
+    }
+
+    async fn remove_image(&self, tag: &str, _force: bool) -> Result<(), EngineError> {
+        let err = |source| EngineError::RemoveImage {
+            image: tag.to_string(),
+            source,
+        };
+        self.record(format!("remove_image {tag}")).map_err(err)?;
+        let mut s = self.state.lock().unwrap();
+        let key = s
+            .images
+            .iter()
+            .find(|(t, i)| t.as_str() == tag || i.id == tag)
+            .map(|(t, _)| t.clone())
+            .ok_or_else(|| err(not_found(tag)))?;
+        s.images.remove(&key);
+        Ok(())
+    }
+
+    async fn pull_image(&self, name: &str) -> Result<(), EngineError> {
+        self.record(format!("pull_image {name}"))
+            .map_err(|source| EngineError::PullImage {
+                image: name.to_string(),
+                source,
+            })?;
+        // Like this machine: no registry answers.
+        Err(EngineError::PullImage {
+            image: name.to_string(),
+            source: Failure::new(Some(500), "no registry is reachable (fake engine)"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn spec(name: &str) -> ContainerSpec {
+        ContainerSpec {
+            name: name.into(),
+            image: "img".into(),
+            env: BTreeMap::new(),
+            labels: super::super::lab_selector("lab"),
+            network: "net".into(),
+            ip: None,
+            cap_add: vec![],
+            publish: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn keeps_state_and_records_calls_in_order() {
+        let e = FakeEngine::new();
+        e.add_image("img", Labels::new());
+        e.create_network("net", "10.0.0.0/24".parse().unwrap(), &Labels::new())
+            .await
+            .unwrap();
+        e.create_container(&spec("a")).await.unwrap();
+        e.start("a").await.unwrap();
+        e.pause("a").await.unwrap();
+        assert!(e.exec("a", &["true"]).await.is_err(), "paused: no exec");
+        e.unpause("a").await.unwrap();
+        assert!(e.remove("a", false).await.is_err(), "running: needs force");
+        e.remove("a", true).await.unwrap();
+        assert!(e.remove("a", true).await.unwrap_err().is_not_found());
+        assert_eq!(
+            e.calls(),
+            vec![
+                "create_network net",
+                "create_container a",
+                "start a",
+                "pause a",
+                "exec a true",
+                "unpause a",
+                "remove a",
+                "remove a",
+                "remove a"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn injected_failures_carry_the_action() {
+        let e = FakeEngine::new();
+        e.fail("create_network", "address pool overlaps");
+        let err = e
+            .create_network("net", "10.0.0.0/24".parse().unwrap(), &Labels::new())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot create network `net` (10.0.0.0/24): address pool overlaps"
+        );
+    }
+}
