@@ -1,0 +1,812 @@
+//! The open-loop HTTP probe: port 8000 as a client sees it.
+//!
+//! A request is fired every `interval` on a fixed schedule (`origin + n ×
+//! interval`), whatever earlier requests are doing; each runs in its own task
+//! with its own deadline, so a hung server costs nothing but that request and
+//! an outage is timed to one interval instead of one timeout. Every answer is
+//! sent as a [`timeline::Event`] (`at` = `done`) on the sink the caller gives,
+//! so a chaos runner merges them with its fault/heal/VIP events.
+//!
+//! Each request is one fresh TCP connection carrying a minimal HTTP/1.1
+//! `GET` with `Connection: close`, spoken over a plain `TcpStream` and parsed
+//! with `httparse`. Why not reqwest: a client with a pool, a resolver and its
+//! own background tasks adds work and shared state between `sent` and the
+//! first byte on the wire; here `sent` is read right before `connect`, and
+//! nothing is shared between requests, so one stuck request cannot delay
+//! another. Only IP literals (and `localhost`) are accepted: no name lookup in
+//! the timed path, and no way to point the probe outside the lab by a name.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::timeline::{self, Clock, Event, EventKind, Outcome, Request};
+
+/// A body larger than this is cut: a node's page is a few bytes, and the
+/// probe must not be made to buffer without bound.
+const MAX_RESPONSE: usize = 1 << 20;
+
+/// What to probe and how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// `http://127.0.0.1:<port>/` (an IP literal or `localhost`).
+    pub url: String,
+    /// Time between two request starts (the schedule, not a pause).
+    pub interval: Duration,
+    /// Deadline of each request, from its start to the last body byte.
+    pub timeout: Duration,
+    /// `(node, page text)`: an answer containing a node's text is that node's.
+    pub pages: Vec<(String, String)>,
+}
+
+/// Why the probe could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot probe `{url}`: {reason}\n  fix: give an address like `http://127.0.0.1:8000/` (http, an IP literal or `localhost`)")]
+    BadUrl { url: String, reason: String },
+    #[error("probe interval must be above zero (got {interval:?})\n  fix: set an interval such as `10ms`")]
+    ZeroInterval { interval: Duration },
+    #[error(
+        "probe timeout must be above zero (got {timeout:?})\n  fix: set a timeout such as `1s`"
+    )]
+    ZeroTimeout { timeout: Duration },
+}
+
+/// Tells node pages apart. Texts are tried longest first, so a page whose
+/// text contains another's (`从机二` ⊃ `从机`) is still told apart; equal
+/// lengths keep the given order. Texts are expected distinct and non-empty
+/// (the lab loader checks that).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pages {
+    by_length: Vec<(String, String)>,
+}
+
+impl Pages {
+    pub fn new(pages: &[(String, String)]) -> Pages {
+        let mut by_length = pages.to_vec();
+        // Stable: ties keep the caller's order.
+        by_length.sort_by_key(|(_, text)| std::cmp::Reverse(text.len()));
+        Pages { by_length }
+    }
+
+    /// The node whose page text `body` contains.
+    pub fn node_of(&self, body: &str) -> Option<&str> {
+        self.by_length
+            .iter()
+            .find(|(_, text)| body.contains(text.as_str()))
+            .map(|(node, _)| node.as_str())
+    }
+
+    /// The outcome of an HTTP answer with this status and body.
+    pub fn outcome(&self, status: u16, body: &str) -> Outcome {
+        if status != 200 {
+            return Outcome::Http { status };
+        }
+        match self.node_of(body) {
+            Some(node) => Outcome::Page {
+                node: node.to_string(),
+            },
+            None => Outcome::UnknownPage,
+        }
+    }
+}
+
+/// Where to connect and what to send: parsed once, shared by every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub addr: SocketAddr,
+    request: Vec<u8>,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, ProbeError> {
+        let bad = |reason: &str| ProbeError::BadUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+        if parsed.scheme() != "http" {
+            return Err(bad("only plain `http` is probed"));
+        }
+        let ip = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            Some(url::Host::Domain("localhost")) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Some(url::Host::Domain(_)) => {
+                return Err(bad("the host must be an IP address (no name lookup)"))
+            }
+            None => return Err(bad("no host")),
+        };
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let host = match parsed.port() {
+            Some(p) => format!("{}:{p}", parsed.host_str().unwrap_or_default()),
+            None => parsed.host_str().unwrap_or_default().to_string(),
+        };
+        let mut path = parsed.path().to_string();
+        if let Some(q) = parsed.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: halab-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes();
+        Ok(Target {
+            addr: SocketAddr::new(ip, port),
+            request,
+        })
+    }
+}
+
+/// One exchange that did not end in an HTTP answer.
+#[derive(Debug)]
+enum Failure {
+    Connect(String),
+    Timeout,
+}
+
+/// One request on a fresh connection, with `deadline` covering all of it.
+async fn exchange(target: &Target, deadline: Instant) -> Result<(u16, Vec<u8>), Failure> {
+    match tokio::time::timeout_at(deadline, exchange_inner(target)).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(error)) => Err(Failure::Connect(error)),
+        Err(_) => Err(Failure::Timeout),
+    }
+}
+
+async fn exchange_inner(target: &Target) -> Result<(u16, Vec<u8>), String> {
+    let mut stream = TcpStream::connect(target.addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    // The request is one small write: send it now, not after Nagle's wait.
+    let _ = stream.set_nodelay(true);
+    stream
+        .write_all(&target.request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        let eof = n == 0;
+        buf.extend_from_slice(&chunk[..n]);
+        match parse_response(&buf, eof || buf.len() >= MAX_RESPONSE)? {
+            Some(answer) => return Ok(answer),
+            None if eof => return Err("connection closed before a complete answer".to_string()),
+            None => {}
+        }
+    }
+}
+
+/// `Some((status, body))` once `buf` holds a whole response; `None` while
+/// more bytes are needed. `at_end`: no more bytes will come (EOF or size cap),
+/// so a body without length or chunking ends here.
+fn parse_response(buf: &[u8], at_end: bool) -> Result<Option<(u16, Vec<u8>)>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    let head_len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("malformed HTTP answer: {e}")),
+    };
+    let status = response.code.unwrap_or(0);
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
+    };
+    let body = &buf[head_len..];
+    if header("transfer-encoding").is_some_and(|te| te.ends_with("chunked")) {
+        return match decode_chunked(body)? {
+            Some(decoded) => Ok(Some((status, decoded))),
+            None if at_end => Err("connection closed inside a chunked body".to_string()),
+            None => Ok(None),
+        };
+    }
+    if let Some(length) = header("content-length") {
+        let length: usize = length
+            .parse()
+            .map_err(|_| format!("malformed Content-Length `{length}`"))?;
+        if body.len() >= length {
+            return Ok(Some((status, body[..length].to_vec())));
+        }
+        if at_end && buf.len() < MAX_RESPONSE {
+            return Err(format!(
+                "connection closed after {} of {length} body bytes",
+                body.len()
+            ));
+        }
+        return Ok(if at_end {
+            Some((status, body.to_vec()))
+        } else {
+            None
+        });
+    }
+    // No length: the body runs to the end of the connection.
+    Ok(at_end.then(|| (status, body.to_vec())))
+}
+
+/// The payload of a complete chunked body, `None` while incomplete.
+fn decode_chunked(mut data: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    loop {
+        let (start, size) = match httparse::parse_chunk_size(data) {
+            Ok(httparse::Status::Complete((start, size))) => (start, size as usize),
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(_) => return Err("malformed chunked body".to_string()),
+        };
+        if size == 0 {
+            // Trailers are not needed: the payload is complete.
+            return Ok(Some(out));
+        }
+        let end = start.saturating_add(size).saturating_add(2);
+        if data.len() < end {
+            return Ok(None);
+        }
+        out.extend_from_slice(&data[start..start + size]);
+        data = &data[end..];
+    }
+}
+
+fn outcome_of(result: Result<(u16, Vec<u8>), Failure>, pages: &Pages) -> (Outcome, String) {
+    match result {
+        Ok((status, body)) => {
+            let body = String::from_utf8_lossy(&body).into_owned();
+            (pages.outcome(status, &body), body)
+        }
+        Err(Failure::Connect(error)) => (Outcome::Connect { error }, String::new()),
+        Err(Failure::Timeout) => (Outcome::Timeout, String::new()),
+    }
+}
+
+/// One request, outside any schedule: for readiness waits (`up`). With an
+/// empty `pages`, a 200 is `UnknownPage`; the body is returned either way
+/// (empty on failure).
+pub async fn get_once(
+    url: &str,
+    timeout: Duration,
+    pages: &Pages,
+) -> Result<(Outcome, String), ProbeError> {
+    let target = Target::parse(url)?;
+    let result = exchange(&target, Instant::now() + timeout).await;
+    Ok(outcome_of(result, pages))
+}
+
+/// What a probe run did, returned by [`ProbeHandle::stop`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeSummary {
+    /// Requests fired (every one of them has ended and was sent as an event).
+    pub fired: u64,
+    /// Answered with a node's page.
+    pub pages: u64,
+    pub unknown_pages: u64,
+    /// Answered with a status other than 200.
+    pub http_errors: u64,
+    pub connect_errors: u64,
+    pub timeouts: u64,
+    /// Per request, in `seq` order: actual start minus scheduled start. The
+    /// probe's own lateness, which bounds how finely it can time an outage.
+    pub send_jitter: Vec<Duration>,
+}
+
+impl ProbeSummary {
+    pub fn failures(&self) -> u64 {
+        self.fired - self.pages
+    }
+
+    fn count(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Page { .. } => self.pages += 1,
+            Outcome::UnknownPage => self.unknown_pages += 1,
+            Outcome::Http { .. } => self.http_errors += 1,
+            Outcome::Connect { .. } => self.connect_errors += 1,
+            Outcome::Timeout => self.timeouts += 1,
+        }
+    }
+}
+
+/// The `p`-quantile (0.0–1.0, nearest rank) of `samples`; `None` if empty.
+pub fn percentile(samples: &[Duration], p: f64) -> Option<Duration> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let rank = (p.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.saturating_sub(1).min(sorted.len() - 1)])
+}
+
+/// Starts probes. See [`Probe::start`].
+pub struct Probe;
+
+/// A running probe. Dropping it stops firing too (in-flight requests still
+/// end and are sent); call [`stop`](ProbeHandle::stop) to get the summary.
+pub struct ProbeHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<ProbeSummary>,
+}
+
+impl Probe {
+    /// Fire the first request now, then one every `config.interval`, until
+    /// stopped. Each ended request is sent on `sink` as an
+    /// `EventKind::Request` at its `done` time (a closed sink is ignored).
+    /// Must be called inside a Tokio runtime (multi-threaded for best timing).
+    pub fn start(
+        config: ProbeConfig,
+        clock: Clock,
+        sink: mpsc::UnboundedSender<Event>,
+    ) -> Result<ProbeHandle, ProbeError> {
+        if config.interval.is_zero() {
+            return Err(ProbeError::ZeroInterval {
+                interval: config.interval,
+            });
+        }
+        if config.timeout.is_zero() {
+            return Err(ProbeError::ZeroTimeout {
+                timeout: config.timeout,
+            });
+        }
+        let shared = Arc::new(Shared {
+            target: Target::parse(&config.url)?,
+            pages: Pages::new(&config.pages),
+            timeout: config.timeout,
+            clock,
+            sink,
+        });
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(schedule(shared, config.interval, stopped));
+        Ok(ProbeHandle {
+            stop: Some(stop),
+            task,
+        })
+    }
+}
+
+impl ProbeHandle {
+    /// Stop firing, wait for the requests in flight (each ends by its own
+    /// deadline), and count what happened.
+    pub async fn stop(mut self) -> ProbeSummary {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(summary) => summary,
+            // The scheduler does not panic; if a request task did, the
+            // panic is re-raised here rather than hidden in the counts.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => ProbeSummary::default(),
+        }
+    }
+}
+
+struct Shared {
+    target: Target,
+    pages: Pages,
+    timeout: Duration,
+    clock: Clock,
+    sink: mpsc::UnboundedSender<Event>,
+}
+
+/// What a request task reports back to the scheduler.
+struct Ended {
+    seq: u64,
+    jitter: Duration,
+    outcome: Outcome,
+}
+
+async fn schedule(
+    shared: Arc<Shared>,
+    interval: Duration,
+    mut stopped: oneshot::Receiver<()>,
+) -> ProbeSummary {
+    let origin = Instant::now();
+    let mut in_flight = JoinSet::new();
+    let mut summary = ProbeSummary::default();
+    let mut jitter = Vec::new();
+    let mut tally = |ended: Ended, summary: &mut ProbeSummary| {
+        summary.count(&ended.outcome);
+        jitter.push((ended.seq, ended.jitter));
+    };
+    let mut seq: u64 = 0;
+    // Deadlines step from the origin by exact integer additions, not from
+    // the last wake-up, so lateness never accumulates; a late wake-up fires
+    // at once (burst) and the count stays true to the schedule.
+    let mut scheduled = origin;
+    loop {
+        tokio::select! {
+            biased;
+            // Sent or handle dropped: either way, stop firing.
+            _ = &mut stopped => break,
+            _ = tokio::time::sleep_until(scheduled) => {}
+        }
+        in_flight.spawn(request(shared.clone(), seq, scheduled));
+        seq += 1;
+        scheduled += interval;
+        while let Some(ended) = in_flight.try_join_next() {
+            if let Some(ended) = unwrap_task(ended) {
+                tally(ended, &mut summary);
+            }
+        }
+    }
+    while let Some(ended) = in_flight.join_next().await {
+        if let Some(ended) = unwrap_task(ended) {
+            tally(ended, &mut summary);
+        }
+    }
+    summary.fired = seq;
+    jitter.sort_unstable_by_key(|(seq, _)| *seq);
+    summary.send_jitter = jitter.into_iter().map(|(_, j)| j).collect();
+    summary
+}
+
+/// A request task's result; a panic in it is re-raised, not hidden in the
+/// counts. `None` only when the runtime is shutting down.
+fn unwrap_task(result: Result<Ended, tokio::task::JoinError>) -> Option<Ended> {
+    match result {
+        Ok(ended) => Some(ended),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => None,
+    }
+}
+
+async fn request(shared: Arc<Shared>, seq: u64, scheduled: Instant) -> Ended {
+    let started = Instant::now();
+    let sent = shared.clock.at(started.into_std());
+    let result = exchange(&shared.target, started + shared.timeout).await;
+    let done = shared.clock.now();
+    let (outcome, _body) = outcome_of(result, &shared.pages);
+    let _ = shared.sink.send(Event {
+        at: done,
+        kind: EventKind::Request(Request {
+            seq,
+            sent,
+            done,
+            outcome: outcome.clone(),
+        }),
+    });
+    Ended {
+        seq,
+        jitter: started.saturating_duration_since(scheduled),
+        outcome,
+    }
+}
+
+/// Drain every event the probe has sent so far into a timeline (tests and
+/// simple callers; a chaos runner merges the channel with its own events).
+pub fn collect(events: &mut mpsc::UnboundedReceiver<Event>) -> timeline::Timeline {
+    let mut timeline = timeline::Timeline::default();
+    while let Ok(event) = events.try_recv() {
+        timeline.push(event.at, event.kind);
+    }
+    timeline.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tokio::net::TcpListener;
+    use tokio::sync::watch;
+
+    fn pages(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn longest_page_text_wins_whatever_the_order() {
+        let given = pages(&[
+            ("nginx_slave", "从机"),
+            ("nginx_master", "主机"),
+            ("nginx_slave2", "从机二"),
+        ]);
+        let p = Pages::new(&given);
+        assert_eq!(p.node_of("<h1>从机二</h1>\n"), Some("nginx_slave2"));
+        assert_eq!(p.node_of("<h1>从机</h1>\n"), Some("nginx_slave"));
+        assert_eq!(p.node_of("主机"), Some("nginx_master"));
+        assert_eq!(p.node_of("nginx welcome"), None);
+        let mut reversed = given.clone();
+        reversed.reverse();
+        assert_eq!(
+            Pages::new(&reversed).node_of("从机二"),
+            Some("nginx_slave2")
+        );
+    }
+
+    #[test]
+    fn outcome_needs_status_200_for_a_page() {
+        let p = Pages::new(&pages(&[("a", "主机")]));
+        assert_eq!(
+            p.outcome(200, "主机"),
+            Outcome::Page {
+                node: "a".to_string()
+            }
+        );
+        assert_eq!(p.outcome(503, "主机"), Outcome::Http { status: 503 });
+        assert_eq!(p.outcome(200, "other"), Outcome::UnknownPage);
+    }
+
+    #[test]
+    fn target_accepts_ip_literals_and_localhost_only() {
+        let t = Target::parse("http://127.0.0.1:8000/").unwrap();
+        assert_eq!(t.addr, "127.0.0.1:8000".parse().unwrap());
+        let text = String::from_utf8(t.request.clone()).unwrap();
+        assert!(text.starts_with("GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"));
+        assert!(text.contains("\r\nConnection: close\r\n"));
+        assert!(text.ends_with("\r\n\r\n"));
+
+        let t = Target::parse("http://localhost/x?y=1").unwrap();
+        assert_eq!(t.addr, "127.0.0.1:80".parse().unwrap());
+        assert!(t
+            .request
+            .starts_with(b"GET /x?y=1 HTTP/1.1\r\nHost: localhost\r\n"));
+
+        for bad in ["https://127.0.0.1/", "http://example.com/", "not a url"] {
+            let err = Target::parse(bad).unwrap_err();
+            assert!(matches!(&err, ProbeError::BadUrl { url, .. } if url == bad));
+            assert!(err.to_string().contains("fix:"), "{err}");
+        }
+    }
+
+    #[test]
+    fn responses_are_parsed_by_length_chunks_or_end_of_stream() {
+        let with_length = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n\xe4\xb8\xbb\xe6\x9c\xba";
+        assert_eq!(
+            parse_response(with_length, false).unwrap(),
+            Some((200, "主机".as_bytes().to_vec()))
+        );
+        // One byte short: wait for more, or fail at EOF.
+        let short = &with_length[..with_length.len() - 1];
+        assert_eq!(parse_response(short, false).unwrap(), None);
+        assert!(parse_response(short, true).unwrap_err().contains("5 of 6"));
+
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        assert_eq!(
+            parse_response(chunked, false).unwrap(),
+            Some((200, b"abcde".to_vec()))
+        );
+        assert_eq!(parse_response(&chunked[..60], false).unwrap(), None);
+
+        let to_end = b"HTTP/1.0 503 Service Unavailable\r\n\r\nno server";
+        assert_eq!(parse_response(to_end, false).unwrap(), None);
+        assert_eq!(
+            parse_response(to_end, true).unwrap(),
+            Some((503, b"no server".to_vec()))
+        );
+        assert_eq!(parse_response(b"HTTP/1.1 200", false).unwrap(), None);
+        assert!(parse_response(b"\x00garbage\r\n\r\n", true).is_err());
+    }
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let ms: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&ms, 0.5), Some(Duration::from_millis(50)));
+        assert_eq!(percentile(&ms, 0.99), Some(Duration::from_millis(99)));
+        assert_eq!(percentile(&ms, 1.0), Some(Duration::from_millis(100)));
+        assert_eq!(percentile(&ms, 0.0), Some(Duration::from_millis(1)));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+
+    /// What the loopback test server does with the next connection.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Mode {
+        Serve(&'static str),
+        Status(u16),
+        /// Read the request, then never answer.
+        Hang,
+        /// Close the listening socket: connections are refused.
+        Refuse,
+    }
+
+    /// A tiny HTTP/1.1 server on 127.0.0.1:0 whose behaviour is switched by
+    /// the returned sender.
+    async fn server() -> (String, watch::Sender<Mode>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let (mode_tx, mut mode_rx) = watch::channel(Mode::Serve(""));
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => Some(accepted),
+                    _ = mode_rx.changed() => None,
+                };
+                let mode = mode_rx.borrow().clone();
+                if mode == Mode::Refuse {
+                    return; // drops the listener
+                }
+                let Some(accepted) = accepted else { continue };
+                let Ok((mut stream, _)) = accepted else {
+                    continue;
+                };
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let _ = stream.read(&mut buf).await;
+                    let (status, body) = match mode {
+                        Mode::Serve(body) => (200, body),
+                        Mode::Status(status) => (status, "error"),
+                        Mode::Hang | Mode::Refuse => {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                            return;
+                        }
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (url, mode_tx)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn get_once_reports_pages_statuses_and_refusals() {
+        let (url, mode) = server().await;
+        let p = Pages::new(&pages(&[("master", "主机")]));
+        let t = Duration::from_secs(2);
+        mode.send_replace(Mode::Serve("<h1>主机</h1>"));
+        let (outcome, body) = get_once(&url, t, &p).await.unwrap();
+        assert_eq!(outcome.node(), Some("master"));
+        assert_eq!(body, "<h1>主机</h1>");
+        mode.send_replace(Mode::Status(503));
+        assert_eq!(
+            get_once(&url, t, &p).await.unwrap().0,
+            Outcome::Http { status: 503 }
+        );
+        mode.send_replace(Mode::Hang);
+        let started = std::time::Instant::now();
+        let short = Duration::from_millis(200);
+        assert_eq!(get_once(&url, short, &p).await.unwrap().0, Outcome::Timeout);
+        assert!(started.elapsed() >= short);
+        mode.send_replace(Mode::Refuse);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (outcome, _) = get_once(&url, t, &p).await.unwrap();
+        assert!(
+            matches!(&outcome, Outcome::Connect { error } if error.contains("refused")),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn start_rejects_zero_interval_and_timeout() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let _guard = rt.enter();
+        let config = |interval, timeout| ProbeConfig {
+            url: "http://127.0.0.1:1/".to_string(),
+            interval,
+            timeout,
+            pages: vec![],
+        };
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let one = Duration::from_secs(1);
+        assert!(matches!(
+            Probe::start(config(Duration::ZERO, one), Clock::start(), tx.clone()),
+            Err(ProbeError::ZeroInterval { .. })
+        ));
+        assert!(matches!(
+            Probe::start(config(one, Duration::ZERO), Clock::start(), tx),
+            Err(ProbeError::ZeroTimeout { .. })
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn open_loop_timeline_follows_the_server_and_keeps_firing_while_it_hangs() {
+        let (url, mode) = server().await;
+        mode.send_replace(Mode::Serve("<h1>主机</h1>"));
+        let interval = Duration::from_millis(20);
+        let timeout = Duration::from_millis(300);
+        let clock = Clock::start();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let config = ProbeConfig {
+            url,
+            interval,
+            timeout,
+            pages: pages(&[("master", "主机"), ("slave", "从机")]),
+        };
+        // Phase boundaries on the run's clock, to check what was sent when.
+        let marks = Mutex::new(Vec::new());
+        let mark = || marks.lock().unwrap().push(clock.now());
+        let started = clock.now();
+        let probe = Probe::start(config, clock, tx).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        mark();
+        mode.send_replace(Mode::Serve("<h1>从机</h1>"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        mark();
+        mode.send_replace(Mode::Hang);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        mark();
+        mode.send_replace(Mode::Refuse);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stopping = clock.now();
+        let summary = probe.stop().await;
+        let stopped = clock.now();
+        let timeline = collect(&mut rx);
+        let marks = marks.into_inner().unwrap();
+
+        // Every fired request ended and was sent, once, by the time stop returned.
+        let mut requests: Vec<&Request> = timeline.requests().collect();
+        requests.sort_by_key(|r| r.seq);
+        assert_eq!(requests.len() as u64, summary.fired);
+        assert!(requests.iter().enumerate().all(|(i, r)| r.seq == i as u64));
+        assert!(requests
+            .iter()
+            .all(|r| r.done <= stopped && r.sent <= r.done));
+        // Stop waited for the last requests (hanging ones until their deadline).
+        assert_eq!(summary.send_jitter.len() as u64, summary.fired);
+
+        // Open loop: the count follows the schedule, not the answers.
+        let elapsed = (stopping - started) as f64 / 1e6;
+        let expected = elapsed / interval.as_secs_f64();
+        let fired = summary.fired as f64;
+        assert!(
+            fired >= expected * 0.85 && fired <= expected * 1.1 + 2.0,
+            "fired {fired}, expected ≈{expected:.1}"
+        );
+        let hang = (marks[1], marks[2]);
+        let sent_while_hanging = requests
+            .iter()
+            .filter(|r| r.sent >= hang.0 && r.sent < hang.1)
+            .count();
+        assert!(
+            sent_while_hanging >= 20,
+            "only {sent_while_hanging} requests fired in the 500 ms the server hung"
+        );
+
+        // The outcomes come in the server's order: A, B, timeouts, refusals.
+        let phase = |o: &Outcome| match o {
+            Outcome::Page { node } if node == "master" => 0,
+            Outcome::Page { node } if node == "slave" => 1,
+            Outcome::Timeout => 2,
+            Outcome::Connect { .. } => 3,
+            other => panic!("unexpected outcome {other:?}"),
+        };
+        let phases: Vec<u8> = requests.iter().map(|r| phase(&r.outcome)).collect();
+        assert!(phases.windows(2).all(|w| w[0] <= w[1]), "{phases:?}");
+        for p in 0..=3 {
+            assert!(phases.contains(&p), "phase {p} missing: {phases:?}");
+        }
+        // A request sent well inside a phase gets that phase's outcome.
+        let slack = 30_000;
+        for r in &requests {
+            let want = if r.sent + slack < marks[0] {
+                Some(0)
+            } else if r.sent > marks[0] + slack && r.sent + slack < marks[1] {
+                Some(1)
+            } else if r.sent > marks[1] + slack && r.sent + slack < marks[2] {
+                Some(2)
+            } else if r.sent > marks[2] + slack {
+                Some(3)
+            } else {
+                None
+            };
+            if let Some(want) = want {
+                assert_eq!(phase(&r.outcome), want, "{r:?} marks {marks:?}");
+            }
+        }
+        // A timeout ends at its deadline, not earlier and not much later.
+        for r in requests.iter().filter(|r| r.outcome == Outcome::Timeout) {
+            let latency = r.latency();
+            assert!(latency >= timeout, "{r:?}");
+            assert!(latency < timeout + Duration::from_millis(150), "{r:?}");
+        }
+        assert_eq!(
+            summary.pages + summary.timeouts + summary.connect_errors,
+            summary.fired
+        );
+        assert_eq!(
+            summary.failures(),
+            summary.timeouts + summary.connect_errors
+        );
+    }
+}
