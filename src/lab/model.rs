@@ -427,7 +427,7 @@ impl std::str::FromStr for ScenarioName {
 }
 
 /// Budgets of one scenario. Absent fields take the scenario's built-in
-/// defaults (`verdict::default_budget`).
+/// defaults (`lab::default_budget`, derived from the lab's own timers).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {

@@ -270,10 +270,17 @@ fn check_addresses(c: &mut Checker, spec: &LabSpec) {
         ));
     }
 
+    let mut taken: Vec<Ipv4Addr> = members.iter().map(|m| m.1).collect();
+    taken.push(spec.vip.addr());
+    let example = match free_host(net, &taken) {
+        Some(ip) => format!(", e.g. {ip}"),
+        None => String::new(),
+    };
+
     for (field, ip, _) in &members {
-        check_host_addr(c, field, *ip, net);
+        check_host_addr(c, field, *ip, net, &example);
     }
-    check_host_addr(c, "vip", spec.vip.addr(), net);
+    check_host_addr(c, "vip", spec.vip.addr(), net, &example);
 
     let mut seen: HashMap<Ipv4Addr, usize> = HashMap::new();
     for (k, (field, ip, _)) in members.iter().enumerate() {
@@ -283,7 +290,7 @@ fn check_addresses(c: &mut Checker, spec: &LabSpec) {
                 c.push(
                     field,
                     format!("{ip} is already used by {fwho} (`{ffield}`); every member needs its own address"),
-                    format!("pick a free address inside {net}"),
+                    format!("pick a free address inside {net}{example}"),
                 );
             }
             None => {
@@ -298,7 +305,7 @@ fn check_addresses(c: &mut Checker, spec: &LabSpec) {
         c.push(
             "vip",
             format!("{vip} is also the address of {fwho} (`{ffield}`); the VIP must be an address no member owns, it moves between nodes"),
-            format!("pick a free address inside {net} for the VIP"),
+            format!("pick a free address inside {net} for the VIP{example}"),
         );
     }
     let prefix = spec.vip.prefix_len();
@@ -312,8 +319,7 @@ fn check_addresses(c: &mut Checker, spec: &LabSpec) {
 }
 
 /// An address a container may take inside `net`.
-fn check_host_addr(c: &mut Checker, field: &str, ip: Ipv4Addr, net: Ipv4Net) {
-    let example = example_host(net);
+fn check_host_addr(c: &mut Checker, field: &str, ip: Ipv4Addr, net: Ipv4Net, example: &str) {
     if !net.contains(&ip) {
         c.push(
             field,
@@ -341,13 +347,25 @@ fn check_host_addr(c: &mut Checker, field: &str, ip: Ipv4Addr, net: Ipv4Net) {
     }
 }
 
-fn example_host(net: Ipv4Net) -> String {
-    let size = 1u64 << (32 - u32::from(net.prefix_len()));
-    if size < 8 {
-        return String::new();
+/// A host address of `net` nobody in `taken` has, near the lab's own
+/// addresses, to suggest in a fix.
+fn free_host(net: Ipv4Net, taken: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+    let lo = u32::from(net.network()).checked_add(2)?;
+    let hi = u32::from(net.broadcast()).checked_sub(1)?;
+    if lo > hi {
+        return None;
     }
-    let ex = Ipv4Addr::from(u32::from(net.network()).wrapping_add(2));
-    format!(" (e.g. {ex})")
+    let start = taken
+        .iter()
+        .map(|&ip| u32::from(ip))
+        .filter(|a| (lo..=hi).contains(a))
+        .min()
+        .unwrap_or(lo);
+    (start..=hi)
+        .chain(lo..start)
+        .take(4096)
+        .map(Ipv4Addr::from)
+        .find(|ip| !taken.contains(ip))
 }
 
 // ---------------------------------------------------------------- nodes
@@ -368,7 +386,7 @@ fn check_nodes(c: &mut Checker, spec: &LabSpec) {
             c.push(
                 format!("nodes[{i}].priority"),
                 format!("{} is outside VRRP's 1..=255 (255 means address owner)", n.priority),
-                "use a priority from 1 to 254, the master's the highest (the seed uses 200 and 100)",
+                "use a priority from 1 to 254, the MASTER's the highest, e.g. 200 for the master and 100 for a backup",
             );
             continue;
         }
@@ -959,6 +977,10 @@ nodes:
             "nodes[1].ip",
             "10.9.128.2 is already used by node `a` (`nodes[0].ip`)",
         );
+        // The fix names an address nobody has, next to the lab's own.
+        let p = problems(&lab(&[("ip: 10.9.128.3", "ip: 10.9.128.2")], ""));
+        let dup = p.iter().find(|p| p.field == "nodes[1].ip").unwrap();
+        assert!(dup.fix.ends_with("e.g. 10.9.128.3"), "{dup}");
     }
 
     #[test]
