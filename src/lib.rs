@@ -9,6 +9,8 @@ pub mod engine;
 pub mod lab;
 pub mod probe;
 pub mod render;
+pub mod report;
+pub mod store;
 pub mod suggest;
 pub mod timeline;
 pub mod verdict;

@@ -286,9 +286,6 @@ pub fn judge(timeline: &Timeline, ctx: &VerdictContext) -> Verdict {
     } else {
         Status::Fail
     };
-    if m.vrrp_takeover.is_some() || m.switch.is_some() {
-        notes.push(m.story());
-    }
     Verdict {
         status,
         checks,

@@ -1,0 +1,540 @@
+//! One self-contained HTML page: the summary table, then per run its checks
+//! and an inline SVG timeline (probe answers, fault/heal, the switch budget,
+//! one VIP-ownership lane per node, VRRP state changes). No script, no
+//! external asset: the page can be attached to a CI run and opened offline.
+//!
+//! The geometry is computed here and the template only places it, so the
+//! drawing is tested in Rust and the markup stays readable.
+
+use serde::Serialize;
+use tera::{Context, Tera};
+
+use super::{
+    disruption_cell, dual_cell, measure_text, recovery_cell, status_word, switch_cell, worst_cell,
+    ReportError,
+};
+use crate::store::RunRecord;
+use crate::timeline::{EventKind, Micros, Outcome, VrrpState};
+use crate::verdict::{fmt_micros, fmt_offset};
+
+const TEMPLATE: &str = include_str!("../../templates/report.html.tera");
+
+// Layout of one timeline, in SVG user units.
+const WIDTH: f64 = 960.0;
+const LEFT: f64 = 120.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 22.0;
+const PROBE_H: f64 = 110.0;
+const LANE_H: f64 = 16.0;
+const LANE_GAP: f64 = 8.0;
+const AXIS_H: f64 = 26.0;
+
+#[derive(Serialize)]
+struct Page {
+    title: String,
+    runs: Vec<HtmlRun>,
+    passed: usize,
+    total: usize,
+}
+
+#[derive(Serialize)]
+struct HtmlRun {
+    id: String,
+    scenario: String,
+    lab: String,
+    lab_file: String,
+    started_at: String,
+    status: &'static str,
+    status_class: String,
+    switch: String,
+    disruption: String,
+    worst: String,
+    dual: String,
+    recovery: String,
+    story: String,
+    reasons: Vec<String>,
+    notes: Vec<String>,
+    checks: Vec<HtmlCheck>,
+    svg: Svg,
+}
+
+#[derive(Serialize)]
+struct HtmlCheck {
+    name: String,
+    measured: String,
+    budget: String,
+    passed: bool,
+    detail: String,
+}
+
+/// Numbers are written with one decimal so the page is compact and stable.
+fn n(x: f64) -> String {
+    format!("{x:.1}")
+}
+
+#[derive(Serialize)]
+struct Svg {
+    width: String,
+    height: String,
+    left: String,
+    right: String,
+    probe_top: String,
+    probe_bottom: String,
+    bottom: String,
+    plot_w: String,
+    probe_h: String,
+    span_h: String,
+    marker_y1: String,
+    marker_label_y: String,
+    axis_y2: String,
+    axis_label_y: String,
+    label1_y: String,
+    label2_y: String,
+    late_y: Option<String>,
+    late_label_x: String,
+    late_label_y: String,
+    late_label: String,
+    y_max_label: String,
+    marks: Vec<Mark>,
+    markers: Vec<Marker>,
+    lanes: Vec<Lane>,
+    dual: Vec<Bar>,
+    axis: Vec<AxisTick>,
+}
+
+#[derive(Serialize)]
+struct Mark {
+    x: String,
+    y: String,
+    class: &'static str,
+    title: String,
+}
+
+#[derive(Serialize)]
+struct Marker {
+    x: String,
+    class: &'static str,
+    label: String,
+    anchor: &'static str,
+}
+
+#[derive(Serialize)]
+struct Lane {
+    name: String,
+    y: String,
+    h: String,
+    label_y: String,
+    tick_y1: String,
+    tick_y2: String,
+    class: &'static str,
+    bars: Vec<Bar>,
+    ticks: Vec<Tick>,
+}
+
+#[derive(Serialize)]
+struct Bar {
+    x: String,
+    w: String,
+    title: String,
+}
+
+#[derive(Serialize)]
+struct Tick {
+    x: String,
+    letter_x: String,
+    class: &'static str,
+    letter: &'static str,
+    title: String,
+}
+
+#[derive(Serialize)]
+struct AxisTick {
+    x: String,
+    label: String,
+}
+
+/// Maps run-clock times to x positions.
+struct Scale {
+    t0: Micros,
+    t1: Micros,
+}
+
+impl Scale {
+    fn x(&self, t: Micros) -> f64 {
+        let span = (self.t1 - self.t0).max(1) as f64;
+        let t = t.clamp(self.t0, self.t1);
+        LEFT + (t - self.t0) as f64 / span * (WIDTH - LEFT - RIGHT)
+    }
+}
+
+/// A round step (1, 2 or 5 × 10^k µs) giving about eight ticks.
+fn nice_step(span: Micros) -> Micros {
+    let raw = (span / 8).max(1);
+    let mut p = 1u64;
+    while p * 10 <= raw {
+        p *= 10;
+    }
+    [1, 2, 5, 10]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|s| *s >= raw)
+        .unwrap_or(10 * p)
+}
+
+fn svg(run: &RunRecord) -> Svg {
+    let tl = &run.timeline;
+    let m = &run.verdict.metrics;
+    let t0 = tl
+        .events
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::Request(r) => r.sent.min(e.at),
+            _ => e.at,
+        })
+        .min()
+        .unwrap_or(0);
+    let t1 = m.end_at.max(t0 + 1);
+    let sc = Scale { t0, t1 };
+    let origin = m.fault_at.unwrap_or(t0);
+    let late_after = run.params.late_after.as_micros() as Micros;
+
+    // Probe panel: x = send time, y = latency (timeouts at the top).
+    let y_max = tl
+        .requests()
+        .map(|r| r.done.saturating_sub(r.sent))
+        .max()
+        .unwrap_or(0)
+        .max(late_after * 2)
+        .max(1);
+    let probe_top = TOP;
+    let probe_bottom = TOP + PROBE_H;
+    let y = |lat: Micros| probe_bottom - (lat.min(y_max) as f64 / y_max as f64) * (PROBE_H - 4.0);
+    let master = run.params.master.as_str();
+    let marks = tl
+        .requests()
+        .map(|r| {
+            let lat = r.done.saturating_sub(r.sent);
+            let class = match &r.outcome {
+                Outcome::Page { .. } if lat > late_after => "late",
+                Outcome::Page { node } if node == master => "master",
+                Outcome::Page { node } if run.params.backups.contains(node) => "backup",
+                _ => "error",
+            };
+            let what = match &r.outcome {
+                Outcome::Page { node } => format!("{node}'s page"),
+                Outcome::UnknownPage => "an unknown page".into(),
+                Outcome::Http { status } => format!("HTTP {status}"),
+                Outcome::Connect { error } => format!("connection failed: {error}"),
+                Outcome::Timeout => "timeout".into(),
+            };
+            Mark {
+                x: n(sc.x(r.sent)),
+                y: n(y(lat)),
+                class,
+                title: format!(
+                    "#{} sent {}, {} after {}",
+                    r.seq,
+                    fmt_offset(r.sent as i64 - origin as i64),
+                    what,
+                    fmt_micros(lat)
+                ),
+            }
+        })
+        .collect();
+
+    // VIP lanes, master first, then any node seen in the timeline.
+    let mut nodes: Vec<String> = run.params.nodes().iter().map(|s| s.to_string()).collect();
+    for e in &tl.events {
+        let node = match &e.kind {
+            EventKind::Vip { node, .. }
+            | EventKind::Vrrp { node, .. }
+            | EventKind::WatchStart { node } => node,
+            _ => continue,
+        };
+        if !nodes.contains(node) {
+            nodes.push(node.clone());
+        }
+    }
+    let lanes_top = probe_bottom + 14.0;
+    let lanes: Vec<Lane> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let ly = lanes_top + i as f64 * (LANE_H + LANE_GAP);
+            let mut bars = Vec::new();
+            let mut since: Option<Micros> = None;
+            let close = |from: Micros, to: Micros, bars: &mut Vec<Bar>| {
+                bars.push(Bar {
+                    x: n(sc.x(from)),
+                    w: n((sc.x(to) - sc.x(from)).max(1.0)),
+                    title: format!(
+                        "{node} held the VIP from {} to {} ({})",
+                        fmt_offset(from as i64 - origin as i64),
+                        fmt_offset(to as i64 - origin as i64),
+                        fmt_micros(to - from)
+                    ),
+                })
+            };
+            let mut ticks = Vec::new();
+            for e in &tl.events {
+                match &e.kind {
+                    EventKind::Vip { node: v, holds } if v == node => match (holds, since) {
+                        (true, None) => since = Some(e.at),
+                        (false, Some(s)) => {
+                            close(s, e.at, &mut bars);
+                            since = None;
+                        }
+                        _ => {}
+                    },
+                    EventKind::Vrrp { node: v, state } if v == node => {
+                        let (class, letter, word) = match state {
+                            VrrpState::Init => ("init", "I", "INIT"),
+                            VrrpState::Backup => ("backup", "B", "BACKUP"),
+                            VrrpState::Master => ("master", "M", "MASTER"),
+                            VrrpState::Fault => ("fault", "F", "FAULT"),
+                            VrrpState::Stop => ("stop", "S", "STOP"),
+                        };
+                        ticks.push(Tick {
+                            x: n(sc.x(e.at)),
+                            letter_x: n(sc.x(e.at) + 2.0),
+                            class,
+                            letter,
+                            title: format!(
+                                "{node} entered {word} at {}",
+                                fmt_offset(e.at as i64 - origin as i64)
+                            ),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(s) = since {
+                close(s, t1, &mut bars);
+            }
+            Lane {
+                name: node.clone(),
+                y: n(ly),
+                h: n(LANE_H),
+                label_y: n(ly + LANE_H - 4.0),
+                tick_y1: n(ly - 3.0),
+                tick_y2: n(ly + LANE_H + 3.0),
+                class: if node == master { "master" } else { "backup" },
+                bars,
+                ticks,
+            }
+        })
+        .collect();
+    let lanes_bottom = lanes_top + nodes.len() as f64 * (LANE_H + LANE_GAP);
+
+    let dual = m
+        .dual_owner
+        .iter()
+        .map(|s| Bar {
+            x: n(sc.x(s.start)),
+            w: n((sc.x(s.end) - sc.x(s.start)).max(1.0)),
+            title: format!(
+                "two owners of the VIP from {} for {}",
+                fmt_offset(s.start as i64 - origin as i64),
+                fmt_micros(s.len())
+            ),
+        })
+        .collect();
+
+    let mut markers = Vec::new();
+    if let Some(f) = m.fault_at {
+        markers.push(Marker {
+            x: n(sc.x(f)),
+            class: "fault",
+            label: "fault".into(),
+            anchor: "end",
+        });
+        if let Some(b) = run.params.budget.switch_within {
+            markers.push(Marker {
+                x: n(sc.x(f + b.as_micros() as Micros)),
+                class: "budget",
+                label: format!("switch budget {}", fmt_micros(b.as_micros() as Micros)),
+                anchor: "start",
+            });
+        }
+        if let Some(s) = m.switch {
+            markers.push(Marker {
+                x: n(sc.x(f + s)),
+                class: "switch",
+                label: format!("switch {}", fmt_offset(s as i64)),
+                anchor: "start",
+            });
+        }
+    }
+    if let Some(h) = m.heal_at {
+        markers.push(Marker {
+            x: n(sc.x(h)),
+            class: "heal",
+            label: "heal".into(),
+            anchor: "start",
+        });
+    }
+
+    let step = nice_step(t1 - t0);
+    let first = (t0 as i64 - origin as i64).div_euclid(step as i64) + 1;
+    let axis = (first..)
+        .map(|k| k * step as i64)
+        .take_while(|off| origin as i64 + off <= t1 as i64)
+        .map(|off| AxisTick {
+            x: n(sc.x((origin as i64 + off) as Micros)),
+            label: if off == 0 {
+                "0".into()
+            } else {
+                fmt_offset(off)
+            },
+        })
+        .collect();
+
+    let bottom = lanes_bottom + 2.0;
+    Svg {
+        width: n(WIDTH),
+        height: n(bottom + AXIS_H),
+        left: n(LEFT),
+        right: n(WIDTH - RIGHT),
+        probe_top: n(probe_top),
+        probe_bottom: n(probe_bottom),
+        bottom: n(bottom),
+        plot_w: n(WIDTH - RIGHT - LEFT),
+        probe_h: n(PROBE_H),
+        span_h: n(bottom - probe_top),
+        marker_y1: n(probe_top - 4.0),
+        marker_label_y: n(probe_top - 8.0),
+        axis_y2: n(bottom + 4.0),
+        axis_label_y: n(bottom + 15.0),
+        label1_y: n(probe_top + 10.0),
+        label2_y: n(probe_top + 22.0),
+        late_y: (late_after < y_max).then(|| n(y(late_after))),
+        late_label_x: n(WIDTH - RIGHT - 4.0),
+        late_label_y: n(y(late_after) - 3.0),
+        late_label: format!("late > {}", fmt_micros(late_after)),
+        y_max_label: fmt_micros(y_max),
+        marks,
+        markers,
+        lanes,
+        dual,
+        axis,
+    }
+}
+
+fn html_run(r: &RunRecord) -> HtmlRun {
+    let v = &r.verdict;
+    HtmlRun {
+        id: r.id.clone(),
+        scenario: r.scenario.to_string(),
+        lab: r.lab.clone(),
+        lab_file: r.lab_file.clone(),
+        started_at: r.started_at.clone(),
+        status: status_word(r),
+        status_class: v.status.as_str().to_string(),
+        switch: switch_cell(r),
+        disruption: disruption_cell(r),
+        worst: worst_cell(r),
+        dual: dual_cell(r),
+        recovery: recovery_cell(r),
+        story: v.metrics.story(),
+        reasons: v.reasons.clone(),
+        notes: v.notes.clone(),
+        checks: v
+            .checks
+            .iter()
+            .map(|c| HtmlCheck {
+                name: c.name.clone(),
+                measured: measure_text(&c.measured),
+                budget: measure_text(&c.budget),
+                passed: c.passed,
+                detail: c.detail.clone(),
+            })
+            .collect(),
+        svg: svg(r),
+    }
+}
+
+pub fn html(runs: &[RunRecord]) -> Result<String, ReportError> {
+    let page = Page {
+        title: format!(
+            "halab report: {} run{}",
+            runs.len(),
+            if runs.len() == 1 { "" } else { "s" }
+        ),
+        passed: runs
+            .iter()
+            .filter(|r| r.verdict.status == crate::verdict::Status::Pass)
+            .count(),
+        total: runs.len(),
+        runs: runs.iter().map(html_run).collect(),
+    };
+    let mut tera = Tera::default();
+    // Registered as `.html` so Tera escapes every value.
+    tera.add_raw_template("report.html", TEMPLATE)
+        .map_err(ReportError::Template)?;
+    let ctx = Context::from_serialize(&page).map_err(ReportError::Template)?;
+    tera.render("report.html", &ctx)
+        .map_err(ReportError::Template)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::runs;
+
+    #[test]
+    fn one_timeline_per_run_and_nothing_external() {
+        let runs = runs();
+        let page = html(&runs).unwrap();
+        assert_eq!(page.matches("<svg class=\"timeline\"").count(), runs.len());
+        for r in &runs {
+            assert!(page.contains(&format!("data-run=\"{}\"", r.id)), "{}", r.id);
+        }
+        assert!(!page.contains("http://"), "no external reference");
+        assert!(!page.contains("https://"), "no external reference");
+        assert!(!page.contains("<script"), "no script needed");
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        // Every probe request is a mark; the VIP lanes and markers are drawn.
+        let requests: usize = runs.iter().map(|r| r.timeline.requests().count()).sum();
+        assert_eq!(page.matches("<circle class=\"mark ").count(), requests);
+        assert_eq!(page.matches("class=\"lane-label\"").count(), 2 * runs.len());
+        assert!(page.contains("class=\"marker fault\""));
+        assert!(page.contains("class=\"marker heal\""));
+        assert!(page.contains("class=\"marker budget\""));
+        assert!(page.contains(">switch budget 2.15 s<"));
+        assert!(page.contains("nginx_slave entered MASTER at +64 ms"));
+    }
+
+    #[test]
+    fn values_are_escaped() {
+        let mut runs = runs();
+        runs[0].lab = "<b>lab</b>".into();
+        let page = html(&runs[..1]).unwrap();
+        assert!(!page.contains("<b>lab</b>"));
+        assert!(page.contains("&lt;b&gt;lab&lt;&#x2F;b&gt;"));
+    }
+
+    #[test]
+    fn geometry_follows_the_clock() {
+        let runs = runs();
+        let s = svg(&runs[0]);
+        // The fault is at 1 s of 5.582 s, drawn on [LEFT, WIDTH − RIGHT].
+        assert_eq!(runs[0].verdict.metrics.end_at, 5_582_000);
+        let fault = s.markers.iter().find(|m| m.class == "fault").unwrap();
+        let expected = LEFT + 1.0 / 5.582 * (WIDTH - LEFT - RIGHT);
+        assert!((fault.x.parse::<f64>().unwrap() - expected).abs() < 0.1);
+        // The backup's lane has one bar: from +64 ms to the end.
+        assert_eq!(s.lanes[1].name, "nginx_slave");
+        assert_eq!(s.lanes[1].bars.len(), 1);
+        assert_eq!(s.dual.len(), 1, "16 ms of dual ownership");
+        assert!(s.axis.iter().any(|t| t.label == "0"));
+        assert_eq!(nice_step(5_600_000), 1_000_000);
+        assert_eq!(nice_step(90_000), 20_000);
+    }
+
+    #[test]
+    fn empty_report_renders() {
+        let page = html(&[]).unwrap();
+        assert!(page.contains("no runs"));
+        assert!(!page.contains("<svg"));
+    }
+}

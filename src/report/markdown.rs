@@ -1,0 +1,92 @@
+//! A GitHub job summary: a headline, one table row per run, and the reasons
+//! of every run that did not pass.
+
+use super::{disruption_cell, dual_cell, recovery_cell, switch_cell, worst_cell};
+use crate::store::RunRecord;
+use crate::verdict::Status;
+
+fn icon(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "✅",
+        Status::Fail => "❌",
+        Status::Invalid => "⚠️",
+        Status::Aborted => "⏹️",
+    }
+}
+
+/// A table cell: pipes and line breaks would end the cell or the row.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn markdown(runs: &[RunRecord]) -> String {
+    let count = |s: Status| runs.iter().filter(|r| r.verdict.status == s).count();
+    let mut out = format!(
+        "## halab: {} run{}, {} passed, {} failed",
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
+        count(Status::Pass),
+        count(Status::Fail)
+    );
+    for (s, word) in [(Status::Invalid, "invalid"), (Status::Aborted, "aborted")] {
+        if count(s) > 0 {
+            out.push_str(&format!(", {} {word}", count(s)));
+        }
+    }
+    out.push_str("\n\n");
+    out.push_str("| | scenario | lab | switch / budget | disruption | worst answer | dual owner | recovery | run |\n");
+    out.push_str("|:-:|---|---|---|---|---|---|---|---|\n");
+    for r in runs {
+        let cells = [
+            format!("`{}`", r.scenario),
+            cell(&r.lab),
+            cell(&switch_cell(r)),
+            cell(&disruption_cell(r)),
+            cell(&worst_cell(r)),
+            cell(&dual_cell(r)),
+            cell(&recovery_cell(r)),
+            format!("`{}`", cell(&r.id)),
+        ];
+        out.push_str(&format!(
+            "| {} | {} |\n",
+            icon(r.verdict.status),
+            cells.join(" | ")
+        ));
+    }
+    for r in runs.iter().filter(|r| r.verdict.status != Status::Pass) {
+        out.push_str(&format!(
+            "\n**{} `{}` on {}** ({}):\n",
+            icon(r.verdict.status),
+            r.scenario,
+            cell(&r.lab),
+            r.verdict.status
+        ));
+        for reason in &r.verdict.reasons {
+            out.push_str(&format!("- {}\n", reason.replace('\n', " ")));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::runs;
+
+    #[test]
+    fn markdown_of_three_runs() {
+        insta::assert_snapshot!(markdown(&runs()));
+    }
+
+    #[test]
+    fn pipes_do_not_break_the_table() {
+        let mut r = runs();
+        r[0].lab = "a|b".into();
+        let out = markdown(&r[..1]);
+        let row = out.lines().find(|l| l.starts_with("| ✅")).unwrap();
+        assert!(row.contains("a\\|b"), "{row}");
+        // Header and row have the same number of unescaped separators.
+        let seps = |l: &str| l.replace("\\|", "").matches('|').count();
+        assert_eq!(seps(row), seps(out.lines().nth(2).unwrap()));
+    }
+}

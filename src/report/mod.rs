@@ -1,0 +1,473 @@
+//! Reports: every format is a pure function of stored runs.
+//!
+//! Nothing here measures or judges: numbers come from each run's `Verdict`
+//! and, for the HTML timeline, from its stored `Timeline`. So `halab report`
+//! gives the same page for a run of last month as on the day it ran.
+
+mod html;
+mod json;
+mod junit;
+mod markdown;
+mod table;
+
+use std::fmt;
+
+use comfy_table::{presets, Cell, Table};
+
+pub use html::html;
+pub use json::json;
+pub use junit::junit;
+pub use markdown::markdown;
+pub use table::table;
+
+use crate::lab::ScenarioName;
+use crate::store::RunRecord;
+use crate::verdict::{fmt_micros, fmt_offset, Measure, Status};
+
+/// The report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A terminal table.
+    Table,
+    /// The runs' summaries and verdicts as JSON.
+    Json,
+    /// JUnit XML for CI: a test suite per lab, a test case per run.
+    Junit,
+    /// A GitHub job-summary table.
+    Markdown,
+    /// One self-contained page with a timeline per run.
+    Html,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Table,
+        Format::Json,
+        Format::Junit,
+        Format::Markdown,
+        Format::Html,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Junit => "junit",
+            Format::Markdown => "markdown",
+            Format::Html => "html",
+        }
+    }
+
+    /// File extension for a report written to disk.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Table => "txt",
+            Format::Json => "json",
+            Format::Junit => "xml",
+            Format::Markdown => "md",
+            Format::Html => "html",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Format::ALL.iter().map(|f| f.as_str()).collect();
+                format!("unknown report format `{s}`; known: {}", names.join(", "))
+            })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot render the HTML report: {}\n  fix: this is a bug in halab's embedded template; please report it", chain(.0))]
+    Template(#[source] tera::Error),
+    #[error("cannot write the JUnit report: {0}")]
+    Junit(#[source] quick_junit::SerializeError),
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// Any format, by value.
+pub fn render(format: Format, runs: &[RunRecord]) -> Result<String, ReportError> {
+    Ok(match format {
+        Format::Table => table(runs),
+        Format::Json => json(runs),
+        Format::Junit => junit(runs)?,
+        Format::Markdown => markdown(runs),
+        Format::Html => html(runs)?,
+    })
+}
+
+// Cells shared by the table, Markdown and HTML summaries.
+
+pub(crate) fn status_word(run: &RunRecord) -> &'static str {
+    match run.verdict.status {
+        Status::Pass => "PASS",
+        Status::Fail => "FAIL",
+        Status::Invalid => "INVALID",
+        Status::Aborted => "ABORTED",
+    }
+}
+
+fn with_budget(value: String, budget: Option<std::time::Duration>) -> String {
+    match budget {
+        Some(b) => format!("{value} / {}", fmt_micros(b.as_micros() as u64)),
+        None => value,
+    }
+}
+
+/// "102 ms / 500 ms", "never / 500 ms", or for the stop-backup control
+/// "none (control)" / "moved +102 ms".
+pub(crate) fn switch_cell(run: &RunRecord) -> String {
+    let m = &run.verdict.metrics;
+    if run.scenario == ScenarioName::StopBackup || run.verdict.check("no_switch").is_some() {
+        return match m.switch {
+            None => "none (control)".into(),
+            Some(s) => format!("moved {}", fmt_offset(s as i64)),
+        };
+    }
+    let value = m.switch.map_or("never".into(), fmt_micros);
+    with_budget(value, run.params.budget.switch_within)
+}
+
+/// "350 ms (3 failed, 7 late)" or "none".
+pub(crate) fn disruption_cell(run: &RunRecord) -> String {
+    let m = &run.verdict.metrics;
+    match m.disruption {
+        None => "none".into(),
+        Some(span) => format!(
+            "{} ({} failed, {} late)",
+            fmt_micros(span.len()),
+            m.failed,
+            m.late
+        ),
+    }
+}
+
+pub(crate) fn worst_cell(run: &RunRecord) -> String {
+    let value = run
+        .verdict
+        .metrics
+        .worst_answer
+        .map_or("none".into(), fmt_micros);
+    with_budget(value, run.params.budget.worst_answer)
+}
+
+/// Longest dual-ownership window, and how many there were.
+pub(crate) fn dual_cell(run: &RunRecord) -> String {
+    let m = &run.verdict.metrics;
+    match m.dual_owner.len() {
+        0 => "none".into(),
+        1 => fmt_micros(m.dual_owner_longest),
+        n => format!("{} ({n}×)", fmt_micros(m.dual_owner_longest)),
+    }
+}
+
+pub(crate) fn recovery_cell(run: &RunRecord) -> String {
+    let m = &run.verdict.metrics;
+    match (m.heal_at, m.recovery) {
+        (None, _) => "—".into(),
+        (Some(_), None) => "never".into(),
+        (Some(_), Some(r)) => fmt_micros(r),
+    }
+}
+
+fn measure_delta(a: Option<u64>, b: Option<u64>, duration: bool) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let d = b as i64 - a as i64;
+            if d == 0 {
+                "0".into()
+            } else if duration {
+                fmt_offset(d)
+            } else {
+                format!("{d:+}")
+            }
+        }
+        _ => "—".into(),
+    }
+}
+
+/// Two runs side by side: metric, A, B, and B − A.
+pub fn compare(a: &RunRecord, b: &RunRecord) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED);
+    t.set_header(vec!["metric", "A", "B", "delta (B − A)"]);
+    let dur = |v: Option<u64>| v.map_or("—".to_string(), fmt_micros);
+    let cnt = |v: u64| v.to_string();
+    t.add_row(vec![
+        Cell::new("run"),
+        Cell::new(&a.id),
+        Cell::new(&b.id),
+        Cell::new(""),
+    ]);
+    t.add_row(vec![
+        "verdict",
+        status_word(a),
+        status_word(b),
+        if a.verdict.status == b.verdict.status {
+            "same"
+        } else {
+            "changed"
+        },
+    ]);
+    let (ma, mb) = (&a.verdict.metrics, &b.verdict.metrics);
+    let durations: [(&str, Option<u64>, Option<u64>); 6] = [
+        ("switch", ma.switch, mb.switch),
+        (
+            "disruption",
+            ma.disruption.map(|s| s.len()),
+            mb.disruption.map(|s| s.len()),
+        ),
+        ("worst answer", ma.worst_answer, mb.worst_answer),
+        ("p99 answer", ma.p99_answer, mb.p99_answer),
+        (
+            "dual owner (longest)",
+            Some(ma.dual_owner_longest),
+            Some(mb.dual_owner_longest),
+        ),
+        ("recovery", ma.recovery, mb.recovery),
+    ];
+    for (name, x, y) in durations {
+        t.add_row(vec![
+            name.to_string(),
+            dur(x),
+            dur(y),
+            measure_delta(x, y, true),
+        ]);
+    }
+    let counts: [(&str, u32, u32); 3] = [
+        ("failed", ma.failed, mb.failed),
+        ("late", ma.late, mb.late),
+        ("flaps", ma.flaps, mb.flaps),
+    ];
+    for (name, x, y) in counts {
+        t.add_row(vec![
+            name.to_string(),
+            cnt(x as u64),
+            cnt(y as u64),
+            measure_delta(Some(x as u64), Some(y as u64), false),
+        ]);
+    }
+    let vrrp = |v: Option<i64>| v.map_or("—".to_string(), fmt_offset);
+    t.add_row(vec![
+        "VRRP takeover".to_string(),
+        vrrp(ma.vrrp_takeover),
+        vrrp(mb.vrrp_takeover),
+        match (ma.vrrp_takeover, mb.vrrp_takeover) {
+            (Some(x), Some(y)) if x == y => "0".into(),
+            (Some(x), Some(y)) => fmt_offset(y - x),
+            _ => "—".into(),
+        },
+    ]);
+    t.to_string()
+}
+
+/// "102 ms" for a Micros measure, the count otherwise.
+pub(crate) fn measure_text(m: &Measure) -> String {
+    m.to_string()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::Path;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::lab::Lab;
+    use crate::store::RunParams;
+    use crate::timeline::{EventKind, Micros, Outcome, Request, Timeline, VrrpState};
+    use crate::verdict::{judge, VerdictContext};
+
+    const MS: Micros = 1_000;
+    const M: &str = "nginx_master";
+    const B: &str = "nginx_slave";
+
+    fn lab() -> Lab {
+        let path = Path::new("labs/fast-failover.yaml");
+        Lab::from_yaml(&std::fs::read_to_string(path).unwrap(), path).unwrap()
+    }
+
+    /// A synthetic run of `scenario`, a request every 20 ms: after the fault
+    /// at 1 s, `bad` timeouts, master pages until `switch_after`, then
+    /// `after`'s pages (the first 30 ms of them 150 ms late); the VIP moves at
+    /// +64 ms; heal at 5 s and the master is back 300 ms later.
+    pub(crate) fn run(
+        scenario: ScenarioName,
+        started_secs: u64,
+        switch_after: Micros,
+        after: &str,
+        bad: u64,
+    ) -> RunRecord {
+        let lab = lab();
+        let fault = 1_000 * MS;
+        let heal = 5_000 * MS;
+        let mut t = Timeline::default();
+        t.push(0, EventKind::WatchStart { node: M.into() });
+        t.push(0, EventKind::WatchStart { node: B.into() });
+        t.push(
+            0,
+            EventKind::Vip {
+                node: M.into(),
+                holds: true,
+            },
+        );
+        t.push(
+            0,
+            EventKind::Vip {
+                node: B.into(),
+                holds: false,
+            },
+        );
+        t.push(
+            0,
+            EventKind::Vrrp {
+                node: M.into(),
+                state: VrrpState::Master,
+            },
+        );
+        t.push(
+            0,
+            EventKind::Vrrp {
+                node: B.into(),
+                state: VrrpState::Backup,
+            },
+        );
+        t.push(
+            fault,
+            EventKind::Fault {
+                action: "docker stop".into(),
+            },
+        );
+        t.push(
+            fault + 64 * MS,
+            EventKind::Vrrp {
+                node: B.into(),
+                state: VrrpState::Master,
+            },
+        );
+        t.push(
+            fault + 64 * MS,
+            EventKind::Vip {
+                node: B.into(),
+                holds: true,
+            },
+        );
+        t.push(
+            fault + 80 * MS,
+            EventKind::Vip {
+                node: M.into(),
+                holds: false,
+            },
+        );
+        t.push(
+            heal,
+            EventKind::Heal {
+                action: "docker start".into(),
+            },
+        );
+        let mut seq = 0;
+        let mut sent = 0;
+        while sent < 5_600 * MS {
+            let k = (sent.saturating_sub(fault)) / (20 * MS);
+            let (outcome, lat) = if sent < fault || sent >= heal + 300 * MS {
+                (Outcome::Page { node: M.into() }, 2 * MS)
+            } else if sent >= fault && k < bad {
+                (Outcome::Timeout, 1_000 * MS)
+            } else if sent < fault + switch_after {
+                (Outcome::Page { node: M.into() }, 2 * MS)
+            } else if sent < fault + switch_after + 30 * MS {
+                (Outcome::Page { node: after.into() }, 150 * MS)
+            } else {
+                (Outcome::Page { node: after.into() }, 2 * MS)
+            };
+            t.push(
+                sent + lat,
+                EventKind::Request(Request {
+                    seq,
+                    sent,
+                    done: sent + lat,
+                    outcome,
+                }),
+            );
+            seq += 1;
+            sent += 20 * MS;
+        }
+        let t = t.finish();
+        let v = judge(&t, &VerdictContext::for_lab(&lab, scenario, true));
+        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(started_secs);
+        RunRecord::new(
+            &lab,
+            scenario,
+            RunParams::for_lab(&lab, scenario, true),
+            t,
+            v,
+            started,
+        )
+    }
+
+    /// Three runs: a pass, a fail (slow switch, failures), a failed control.
+    pub(crate) fn runs() -> Vec<RunRecord> {
+        vec![
+            run(ScenarioName::StopMaster, 1_795_611_901, 100 * MS, B, 0),
+            run(ScenarioName::KillMaster, 1_795_612_000, 3_000 * MS, B, 150),
+            run(ScenarioName::StopBackup, 1_795_612_100, 0, M, 0),
+        ]
+    }
+
+    #[test]
+    fn synthetic_runs_have_the_intended_verdicts() {
+        let r = runs();
+        assert_eq!(
+            r[0].verdict.status,
+            Status::Pass,
+            "{:?}",
+            r[0].verdict.reasons
+        );
+        assert_eq!(r[1].verdict.status, Status::Fail);
+        assert_eq!(
+            r[2].verdict.status,
+            Status::Pass,
+            "{:?}",
+            r[2].verdict.reasons
+        );
+    }
+
+    #[test]
+    fn compare_two_runs() {
+        let r = runs();
+        insta::assert_snapshot!(compare(&r[0], &r[1]));
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in Format::ALL {
+            assert_eq!(f.as_str().parse::<Format>().unwrap(), f);
+        }
+        assert!("pdf"
+            .parse::<Format>()
+            .unwrap_err()
+            .contains("known: table"));
+    }
+}
