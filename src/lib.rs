@@ -6,7 +6,9 @@
 
 pub mod cli;
 pub mod engine;
+pub mod image;
 pub mod lab;
+pub mod lifecycle;
 pub mod probe;
 pub mod render;
 pub mod report;

@@ -49,6 +49,7 @@ pub struct FakeEngine {
     state: Mutex<State>,
     exec: Mutex<Option<ExecHandler>>,
     on_start: Mutex<Option<StartHook>>,
+    on_remove: Mutex<Option<StartHook>>,
 }
 
 impl std::fmt::Debug for FakeEngine {
@@ -94,6 +95,11 @@ impl FakeEngine {
 
     pub fn on_start(&self, hook: impl Fn(&ContainerSpec) + Send + Sync + 'static) {
         *self.on_start.lock().unwrap() = Some(Arc::new(hook));
+    }
+
+    /// Called when a container is removed (e.g. to free what `on_start` took).
+    pub fn on_remove(&self, hook: impl Fn(&ContainerSpec) + Send + Sync + 'static) {
+        *self.on_remove.lock().unwrap() = Some(Arc::new(hook));
     }
 
     pub fn set_logs(&self, container: &str, lines: &[&str]) {
@@ -361,7 +367,12 @@ impl Engine for FakeEngine {
         if c.state == ContainerState::Running && !force {
             return Err(err(Failure::new(Some(409), "container is running")));
         }
-        s.containers.remove(name);
+        let gone = s.containers.remove(name);
+        drop(s);
+        let hook = self.on_remove.lock().unwrap().clone();
+        if let (Some(hook), Some(c)) = (hook, gone) {
+            hook(&c.spec);
+        }
         Ok(())
     }
 
