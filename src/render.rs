@@ -1,9 +1,53 @@
 //! Rendering: a `Lab` through Tera templates into the files of a lab.
+//!
+//! The rendered folder is the whole lab: the build context of its one image
+//! (every node and the proxy run it) and a docker-compose project. Output is
+//! a pure function of the lab and the templates: same input, same bytes.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::lab::Lab;
+use serde::Serialize;
+
+use crate::lab::{CheckKind, Lab, VrrpState};
+
+/// Folder that `halab render` writes into when no `--out` is given; the lab's
+/// own folder is `<DEFAULT_OUT>/<lab-name>/` (see [`default_out`]).
+pub const DEFAULT_OUT: &str = ".halab";
+
+/// The default output folder of a lab: `.halab/<lab-name>/`.
+pub fn default_out(lab: &Lab) -> PathBuf {
+    Path::new(DEFAULT_OUT).join(lab.name())
+}
+
+/// Tag of the lab's one image, as the compose file names it.
+pub fn image_tag(lab: &Lab) -> String {
+    format!("halab-{}:rendered", lab.name())
+}
+
+/// Every template, by file name, as shipped inside the binary (an installed
+/// halab needs no checkout). A `--templates DIR` must hold all of them.
+pub const TEMPLATES: [(&str, &str); 8] = [
+    ("Dockerfile", include_str!("../templates/Dockerfile")),
+    ("check_http.sh", include_str!("../templates/check_http.sh")),
+    (
+        "check_nginx.sh",
+        include_str!("../templates/check_nginx.sh"),
+    ),
+    (
+        "docker-compose.yml",
+        include_str!("../templates/docker-compose.yml"),
+    ),
+    ("entrypoint.sh", include_str!("../templates/entrypoint.sh")),
+    ("haproxy.cfg", include_str!("../templates/haproxy.cfg")),
+    ("index.html", include_str!("../templates/index.html")),
+    (
+        "keepalived.conf",
+        include_str!("../templates/keepalived.conf"),
+    ),
+];
 
 /// Every rendered file, keyed by its path relative to the output folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,11 +55,26 @@ pub struct Rendered {
     pub files: BTreeMap<PathBuf, String>,
 }
 
+impl Rendered {
+    /// Whether a rendered file must be executable (entrypoint, check scripts).
+    pub fn is_executable(path: &Path) -> bool {
+        path.extension().is_some_and(|e| e == "sh")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("template `{name}`: {message}")]
+    #[error("template `{name}`: {message}\n  fix: correct the template (the shipped ones are in halab's `templates/` folder)")]
     Template { name: String, message: String },
-    #[error("cannot write `{}`: {source}", path.display())]
+    #[error("template `{name}` is missing from `{}`\n  fix: a templates folder must hold every template ({}); start from a copy of halab's `templates/`", dir.display(), template_names())]
+    MissingTemplate { dir: PathBuf, name: String },
+    #[error("cannot read template `{}`: {source}", path.display())]
+    ReadTemplate {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write `{}`: {source}\n  fix: check that the output folder is writable, or choose another with `--out DIR`", path.display())]
     Write {
         path: PathBuf,
         #[source]
@@ -23,9 +82,730 @@ pub enum RenderError {
     },
 }
 
+fn template_names() -> String {
+    TEMPLATES.map(|(n, _)| n).join(", ")
+}
+
 /// Render every artifact of `lab`; `templates` replaces the embedded ones.
-pub fn render(_lab: &Lab, _templates: Option<&Path>) -> Result<Rendered, RenderError> {
-    Ok(Rendered {
-        files: BTreeMap::new(),
-    })
+pub fn render(lab: &Lab, templates: Option<&Path>) -> Result<Rendered, RenderError> {
+    let tera = load_templates(templates)?;
+    let ctx = LabCtx::new(lab);
+    let base = tera::Context::from_serialize(&ctx).expect("the context serialises to a map");
+
+    let mut files = BTreeMap::new();
+    let mut put = |path: PathBuf, name: &str, ctx: &tera::Context| -> Result<(), RenderError> {
+        let text = tera
+            .render(name, ctx)
+            .map_err(|e| template_error(name, &e))?;
+        files.insert(path, text);
+        Ok(())
+    };
+    for name in [
+        "Dockerfile",
+        "entrypoint.sh",
+        "docker-compose.yml",
+        "haproxy.cfg",
+    ] {
+        put(PathBuf::from(name), name, &base)?;
+    }
+    for script in &ctx.scripts {
+        put(PathBuf::from(script), script, &base)?;
+    }
+    for node in &ctx.nodes {
+        let mut c = base.clone();
+        c.insert("node", node);
+        let dir = Path::new("nodes").join(&node.name);
+        put(dir.join("keepalived.conf"), "keepalived.conf", &c)?;
+        put(dir.join("index.html"), "index.html", &c)?;
+    }
+    Ok(Rendered { files })
+}
+
+/// Write `rendered` under `out` (created if needed), each file atomically
+/// (temp file + rename), scripts 0755. Returns the paths written, in order.
+pub fn write(rendered: &Rendered, out: &Path) -> Result<Vec<PathBuf>, RenderError> {
+    let mut written = Vec::with_capacity(rendered.files.len());
+    for (rel, text) in &rendered.files {
+        let path = out.join(rel);
+        let err = |source| RenderError::Write {
+            path: path.clone(),
+            source,
+        };
+        let dir = path.parent().unwrap_or(out);
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+        tmp.write_all(text.as_bytes()).map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
+        let mode = if Rendered::is_executable(rel) {
+            0o755
+        } else {
+            0o644
+        };
+        set_mode(tmp.as_file(), mode).map_err(err)?;
+        tmp.persist(&path).map_err(|e| err(e.error))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(unix)]
+fn set_mode(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+fn load_templates(dir: Option<&Path>) -> Result<tera::Tera, RenderError> {
+    let mut tera = tera::Tera::default();
+    // Escape HTML only: the configs and scripts must come out verbatim.
+    tera.autoescape_on(vec![".html"]);
+    for (name, embedded) in TEMPLATES {
+        let text = match dir {
+            None => embedded.to_string(),
+            Some(dir) => {
+                let path = dir.join(name);
+                match std::fs::read_to_string(&path) {
+                    Ok(t) => t,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(RenderError::MissingTemplate {
+                            dir: dir.to_path_buf(),
+                            name: name.to_string(),
+                        })
+                    }
+                    Err(source) => return Err(RenderError::ReadTemplate { path, source }),
+                }
+            }
+        };
+        tera.add_raw_template(name, &text)
+            .map_err(|e| template_error(name, &e))?;
+    }
+    Ok(tera)
+}
+
+/// Tera's top error says little ("Failed to render 'x'"); the cause chain
+/// says which variable or filter.
+fn template_error(name: &str, e: &tera::Error) -> RenderError {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    RenderError::Template {
+        name: name.to_string(),
+        message,
+    }
+}
+
+/// Seconds as keepalived reads them: `1`, `0.1`, `0.02` (10 ms steps; VRRPv2
+/// takes whole seconds, which validation enforces).
+fn seconds(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        return (ms / 1000).to_string();
+    }
+    let s = format!("{}.{:03}", ms / 1000, ms % 1000);
+    s.trim_end_matches('0').to_string()
+}
+
+/// keepalived's `vrrp_script interval` takes whole seconds from 1 (it
+/// refuses `0.5`); a fraction is rounded up rather than dropped.
+fn whole_seconds(d: Duration) -> u64 {
+    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    s.max(1)
+}
+
+/// What every template sees. Values are precomputed here so that the
+/// templates hold layout only.
+#[derive(Debug, Serialize)]
+struct LabCtx {
+    lab: LabInfo,
+    vrrp: VrrpCtx,
+    check: CheckCtx,
+    nodes: Vec<NodeCtx>,
+    proxy: ProxyCtx,
+    /// Check scripts this lab's nodes run (file names under /etc/halab/).
+    scripts: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct LabInfo {
+    name: String,
+    base_image: String,
+    image: String,
+    /// Network key inside the lab (compose's network name).
+    network_key: String,
+    /// Docker network name.
+    network: String,
+    subnet: String,
+    vip: String,
+    vip_prefix: u8,
+}
+
+#[derive(Debug, Serialize)]
+struct VrrpCtx {
+    version: u8,
+    virtual_router_id: u16,
+    advert_int: String,
+    interface: String,
+    unicast: bool,
+    auth_pass: Option<String>,
+    preempt: bool,
+    garp_master_delay: Option<u16>,
+}
+
+#[derive(Debug, Serialize)]
+struct CheckCtx {
+    /// `pidof`, `http` or `track_process`.
+    kind: &'static str,
+    /// Script file for the `vrrp_script` kinds.
+    script: Option<&'static str>,
+    interval: u64,
+    fall: u32,
+    rise: u32,
+    weight: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct NodeCtx {
+    name: String,
+    container: String,
+    ip: String,
+    state: &'static str,
+    priority: u16,
+    page: String,
+    /// The other nodes' addresses (unicast peers).
+    peers: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProxyCtx {
+    name: String,
+    container: String,
+    ip: Option<String>,
+    listen: u16,
+    port: u16,
+    maxconn: u32,
+    retries: u32,
+    retry_on: Vec<String>,
+    timeout_connect_ms: u128,
+    timeout_client_ms: u128,
+    timeout_server_ms: u128,
+    check: Option<ServerCheckCtx>,
+}
+
+#[derive(Debug, Serialize)]
+struct ServerCheckCtx {
+    inter_ms: u128,
+    rise: u32,
+    fall: u32,
+}
+
+impl LabCtx {
+    fn new(lab: &Lab) -> LabCtx {
+        let spec = lab.spec();
+        let vrrp = &spec.vrrp;
+        let hc = &spec.health_check;
+        let (kind, script) = match hc.kind {
+            CheckKind::Pidof => ("pidof", Some("check_nginx.sh")),
+            CheckKind::Http => ("http", Some("check_http.sh")),
+            CheckKind::TrackProcess => ("track_process", None),
+        };
+        let nodes = spec
+            .nodes
+            .iter()
+            .map(|n| NodeCtx {
+                name: n.name.clone(),
+                container: lab.container_name(&n.name),
+                ip: n.ip.to_string(),
+                // Without preemption every node starts BACKUP (`nopreempt`
+                // is only honoured there); priority still elects the master.
+                state: match (vrrp.preempt, n.state) {
+                    (true, VrrpState::Master) => "MASTER",
+                    _ => "BACKUP",
+                },
+                priority: n.priority,
+                page: n.page.clone(),
+                peers: spec
+                    .nodes
+                    .iter()
+                    .filter(|p| p.name != n.name)
+                    .map(|p| p.ip.to_string())
+                    .collect(),
+            })
+            .collect();
+        let p = &spec.proxy;
+        LabCtx {
+            lab: LabInfo {
+                name: spec.name.clone(),
+                base_image: spec.image.base.clone(),
+                image: image_tag(lab),
+                network_key: spec.network.name.clone(),
+                network: lab.network_name(),
+                subnet: spec.network.subnet.to_string(),
+                vip: spec.vip.addr().to_string(),
+                vip_prefix: spec.vip.prefix_len(),
+            },
+            vrrp: VrrpCtx {
+                version: vrrp.version,
+                virtual_router_id: vrrp.virtual_router_id,
+                advert_int: seconds(vrrp.advert_int),
+                interface: vrrp.interface.clone(),
+                unicast: vrrp.unicast,
+                auth_pass: vrrp.auth_pass.clone(),
+                preempt: vrrp.preempt,
+                garp_master_delay: vrrp.garp_master_delay,
+            },
+            check: CheckCtx {
+                kind,
+                script,
+                interval: whole_seconds(hc.interval),
+                fall: hc.fall,
+                rise: hc.rise,
+                weight: hc.weight,
+            },
+            nodes,
+            proxy: ProxyCtx {
+                name: p.name.clone(),
+                container: lab.container_name(&p.name),
+                ip: p.ip.map(|ip| ip.to_string()),
+                listen: p.listen,
+                port: p.port,
+                maxconn: p.maxconn,
+                retries: p.retries,
+                retry_on: p.retry_on.clone(),
+                timeout_connect_ms: p.timeouts.connect.as_millis(),
+                timeout_client_ms: p.timeouts.client.as_millis(),
+                timeout_server_ms: p.timeouts.server.as_millis(),
+                check: p.check.as_ref().map(|c| ServerCheckCtx {
+                    inter_ms: c.inter.as_millis(),
+                    rise: c.rise,
+                    fall: c.fall,
+                }),
+            },
+            scripts: script.into_iter().map(String::from).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use std::net::Ipv4Addr;
+
+    fn labs_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("labs")
+    }
+
+    /// Every shipped lab, by file stem, sorted.
+    fn shipped_labs() -> Vec<(String, Lab)> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(labs_dir())
+            .expect("labs/ exists")
+            .map(|e| e.expect("readable entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        paths.sort();
+        assert!(paths.len() >= 3, "the shipped labs are in labs/");
+        paths
+            .into_iter()
+            .map(|p| {
+                let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+                let lab = crate::lab::load(&p).unwrap_or_else(|e| panic!("{e}"));
+                (stem, lab)
+            })
+            .collect()
+    }
+
+    /// The seed lab with `edit` applied to its YAML text.
+    fn seed_with(edit: impl Fn(String) -> String) -> Lab {
+        let path = labs_dir().join("nginx-keepalived.yaml");
+        let text = edit(std::fs::read_to_string(&path).unwrap());
+        Lab::from_yaml(&text, &path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn file<'a>(r: &'a Rendered, path: &str) -> &'a str {
+        r.files
+            .get(Path::new(path))
+            .unwrap_or_else(|| panic!("`{path}` not rendered; have {:?}", r.files.keys()))
+    }
+
+    #[test]
+    fn every_file_of_every_shipped_lab_matches_its_snapshot() {
+        for (stem, lab) in shipped_labs() {
+            let r = render(&lab, None).unwrap();
+            for (path, text) in &r.files {
+                let name = format!("{stem}__{}", path.display()).replace('/', "__");
+                insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
+                    insta::assert_snapshot!(name, text);
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn a_lab_renders_its_image_compose_proxy_and_every_node() {
+        let lab = seed_with(|t| t);
+        let r = render(&lab, None).unwrap();
+        let names: Vec<String> = r.files.keys().map(|p| p.display().to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "Dockerfile",
+                "check_nginx.sh",
+                "docker-compose.yml",
+                "entrypoint.sh",
+                "haproxy.cfg",
+                "nodes/nginx_master/index.html",
+                "nodes/nginx_master/keepalived.conf",
+                "nodes/nginx_slave/index.html",
+                "nodes/nginx_slave/keepalived.conf",
+            ]
+        );
+    }
+
+    #[test]
+    fn rendering_twice_gives_identical_output() {
+        for (_, lab) in shipped_labs() {
+            assert_eq!(render(&lab, None).unwrap(), render(&lab, None).unwrap());
+        }
+    }
+
+    fn copy_embedded_templates(dir: &Path) {
+        for (name, text) in TEMPLATES {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_templates_dir_replaces_the_embedded_templates() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_embedded_templates(dir.path());
+        let custom = format!("# custom\n{}", TEMPLATES[5].1);
+        assert_eq!(TEMPLATES[5].0, "haproxy.cfg");
+        std::fs::write(dir.path().join("haproxy.cfg"), custom).unwrap();
+        let lab = seed_with(|t| t);
+        let r = render(&lab, Some(dir.path())).unwrap();
+        assert!(file(&r, "haproxy.cfg")
+            .starts_with("# custom\n# haproxy.cfg of lab `nginx-keepalived`"));
+        // The untouched copies render exactly as the embedded ones.
+        assert_eq!(
+            file(&r, "Dockerfile"),
+            file(&render(&lab, None).unwrap(), "Dockerfile")
+        );
+    }
+
+    #[test]
+    fn a_template_missing_from_the_dir_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_embedded_templates(dir.path());
+        std::fs::remove_file(dir.path().join("keepalived.conf")).unwrap();
+        let err = render(&seed_with(|t| t), Some(dir.path())).unwrap_err();
+        assert!(
+            matches!(&err, RenderError::MissingTemplate { name, dir: d } if name == "keepalived.conf" && d == dir.path()),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("template `keepalived.conf` is missing from `"),
+            "{msg}"
+        );
+        assert!(msg.contains("fix: "), "{msg}");
+    }
+
+    #[test]
+    fn a_broken_template_is_an_error_naming_it_and_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_embedded_templates(dir.path());
+        std::fs::write(dir.path().join("haproxy.cfg"), "{{ proxy.no_such_field }}").unwrap();
+        let err = render(&seed_with(|t| t), Some(dir.path())).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("template `haproxy.cfg`: "), "{msg}");
+        assert!(msg.contains("no_such_field"), "{msg}");
+    }
+
+    #[test]
+    fn page_text_is_html_escaped_in_the_page_only() {
+        let lab = seed_with(|t| t.replace("page: 主机", "page: \"<b>&主机\""));
+        let r = render(&lab, None).unwrap();
+        let page = file(&r, "nodes/nginx_master/index.html");
+        assert!(page.contains("<title>&lt;b&gt;&amp;主机</title>"), "{page}");
+        assert!(
+            page.contains("<div id=\"box\">&lt;b&gt;&amp;主机</div>"),
+            "{page}"
+        );
+        assert!(!page.contains("<b>"), "{page}");
+        // Not escaped elsewhere: configs must come out verbatim.
+        assert!(file(&r, "haproxy.cfg").contains("server vip 172.20.128.4:80 check"));
+    }
+
+    #[test]
+    fn the_page_carries_its_text_plainly_for_the_probe() {
+        let r = render(&seed_with(|t| t), None).unwrap();
+        assert!(file(&r, "nodes/nginx_master/index.html").contains(">主机<"));
+        assert!(file(&r, "nodes/nginx_slave/index.html").contains(">从机<"));
+    }
+
+    #[test]
+    fn no_rendered_file_holds_a_seed_trap() {
+        for (stem, lab) in shipped_labs() {
+            for (path, text) in &render(&lab, None).unwrap().files {
+                for bad in ["nbproc", "daemon", "virtual_server", "172.16."] {
+                    assert!(
+                        !text.contains(bad),
+                        "{stem}/{}: contains `{bad}`",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every dotted quad in the configs: inside the lab's subnet, or the
+    /// loopback the proxy port is published on.
+    #[test]
+    fn every_address_rendered_is_in_the_lab_subnet_or_loopback() {
+        for (stem, lab) in shipped_labs() {
+            let subnet = lab.spec().network.subnet;
+            for (path, text) in &render(&lab, None).unwrap().files {
+                for token in text.split(|c: char| !(c.is_ascii_digit() || c == '.')) {
+                    let Ok(ip) = token.trim_matches('.').parse::<Ipv4Addr>() else {
+                        continue;
+                    };
+                    assert!(
+                        subnet.contains(&ip) || ip == Ipv4Addr::LOCALHOST,
+                        "{stem}/{}: {ip} is outside {subnet}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pidof_check_runs_the_wrapper_script_not_bare_pidof() {
+        let r = render(&seed_with(|t| t), None).unwrap();
+        for node in ["nginx_master", "nginx_slave"] {
+            let conf = file(&r, &format!("nodes/{node}/keepalived.conf"));
+            assert!(
+                conf.contains("script \"/etc/halab/check_nginx.sh\""),
+                "{conf}"
+            );
+            assert!(!conf.contains("\"pidof"), "{conf}");
+            assert!(
+                conf.contains("track_script {\n        chk_nginx\n    }"),
+                "{conf}"
+            );
+        }
+        assert_eq!(
+            file(&r, "check_nginx.sh"),
+            TEMPLATES
+                .iter()
+                .find(|(n, _)| *n == "check_nginx.sh")
+                .unwrap()
+                .1
+        );
+        assert!(file(&r, "check_nginx.sh").starts_with("#!/bin/sh\n"));
+        assert!(file(&r, "Dockerfile")
+            .contains("COPY entrypoint.sh haproxy.cfg check_nginx.sh /etc/halab/"));
+    }
+
+    #[test]
+    fn http_check_runs_curl_through_a_script() {
+        let lab = seed_with(|t| t.replace("kind: pidof", "kind: http"));
+        let r = render(&lab, None).unwrap();
+        assert!(file(&r, "check_http.sh").contains("curl -fsS -m 1 -o /dev/null http://127.0.0.1/"));
+        assert!(!r.files.contains_key(Path::new("check_nginx.sh")));
+        assert!(file(&r, "nodes/nginx_master/keepalived.conf")
+            .contains("script \"/etc/halab/check_http.sh\""));
+    }
+
+    #[test]
+    fn track_process_check_renders_keepalived_process_tracking() {
+        let lab = seed_with(|t| t.replace("kind: pidof", "kind: track_process"));
+        let r = render(&lab, None).unwrap();
+        let conf = file(&r, "nodes/nginx_master/keepalived.conf");
+        assert!(
+            conf.contains(
+                "vrrp_track_process chk_nginx {\n    process nginx\n    quorum 1\n    weight 0\n}"
+            ),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("track_process {\n        chk_nginx\n    }"),
+            "{conf}"
+        );
+        assert!(!conf.contains("vrrp_script"), "{conf}");
+        assert!(!r.files.keys().any(|p| p.starts_with("check_")));
+    }
+
+    #[test]
+    fn without_preemption_every_node_starts_backup_with_nopreempt() {
+        let lab = seed_with(|t| t.replace("unicast: true", "unicast: true\n  preempt: false"));
+        let r = render(&lab, None).unwrap();
+        for node in ["nginx_master", "nginx_slave"] {
+            let conf = file(&r, &format!("nodes/{node}/keepalived.conf"));
+            assert!(conf.contains("    state BACKUP\n    nopreempt\n"), "{conf}");
+        }
+        // Priority still picks the first master.
+        assert!(file(&r, "nodes/nginx_master/keepalived.conf").contains("priority 200"));
+    }
+
+    #[test]
+    fn vrrp_v3_sets_the_version_and_decimal_adverts_without_auth() {
+        let lab = seed_with(|t| {
+            t.replace("version: 2", "version: 3")
+                .replace("advert_int: 1s", "advert_int: 20ms")
+                .replace("  auth_pass: letmein\n", "")
+        });
+        let conf = file(
+            &render(&lab, None).unwrap(),
+            "nodes/nginx_slave/keepalived.conf",
+        )
+        .to_string();
+        assert!(conf.contains("    vrrp_version 3\n}"), "{conf}");
+        assert!(conf.contains("    advert_int 0.02\n"), "{conf}");
+        assert!(!conf.contains("authentication"), "{conf}");
+    }
+
+    #[test]
+    fn multicast_and_garp_delay_are_rendered_as_asked() {
+        let lab =
+            seed_with(|t| t.replace("unicast: true", "unicast: false\n  garp_master_delay: 1"));
+        let conf = file(
+            &render(&lab, None).unwrap(),
+            "nodes/nginx_master/keepalived.conf",
+        )
+        .to_string();
+        assert!(!conf.contains("unicast"), "{conf}");
+        assert!(conf.contains("    garp_master_delay 1\n"), "{conf}");
+    }
+
+    #[test]
+    fn the_compose_file_is_a_whole_project() {
+        let lab = seed_with(|t| t.replace("  listen: 6301", "  listen: 6301\n  ip: 172.20.128.10"));
+        let r = render(&lab, None).unwrap();
+        let y: serde_yaml::Value = serde_yaml::from_str(file(&r, "docker-compose.yml")).unwrap();
+        let services = y["services"].as_mapping().unwrap();
+        assert_eq!(services.len(), 3);
+        let master = &y["services"]["nginx_master"];
+        assert_eq!(master["build"]["context"], ".");
+        assert_eq!(master["image"], "halab-nginx-keepalived:rendered");
+        assert_eq!(master["environment"]["HALAB_ROLE"], "node");
+        assert_eq!(master["environment"]["HALAB_NODE"], "nginx_master");
+        assert_eq!(master["cap_add"][0], "NET_ADMIN");
+        assert_eq!(
+            master["networks"]["static-network"]["ipv4_address"],
+            "172.20.128.2"
+        );
+        assert_eq!(master["labels"]["halab.lab"], "nginx-keepalived");
+        assert_eq!(master["labels"]["halab.role"], "node");
+        let proxy = &y["services"]["proxy"];
+        assert_eq!(proxy["environment"]["HALAB_ROLE"], "proxy");
+        assert_eq!(proxy["ports"][0], "127.0.0.1:8000:6301");
+        assert_eq!(
+            proxy["networks"]["static-network"]["ipv4_address"],
+            "172.20.128.10"
+        );
+        assert_eq!(proxy["labels"]["halab.role"], "proxy");
+        let net = &y["networks"]["static-network"];
+        assert_eq!(net["name"], "nginx-keepalived-static-network");
+        assert_eq!(net["ipam"]["config"][0]["subnet"], "172.20.0.0/16");
+        assert_eq!(net["labels"]["halab.lab"], "nginx-keepalived");
+    }
+
+    #[test]
+    fn haproxy_renders_timeouts_in_ms_retry_on_and_no_check_when_unset() {
+        let path = labs_dir().join("fast-failover.yaml");
+        let cfg = file(
+            &render(&crate::lab::load(&path).unwrap(), None).unwrap(),
+            "haproxy.cfg",
+        )
+        .to_string();
+        assert!(
+            cfg.contains(
+                "    timeout connect 50ms\n    timeout client 5000ms\n    timeout server 200ms\n"
+            ),
+            "{cfg}"
+        );
+        assert!(
+            cfg.contains(
+                "    retries 10\n    retry-on conn-failure empty-response response-timeout\n"
+            ),
+            "{cfg}"
+        );
+        assert!(cfg.contains("    server vip 172.21.128.4:80\n"), "{cfg}");
+        assert!(cfg.contains("    bind *:6301\n"), "{cfg}");
+    }
+
+    #[test]
+    fn durations_render_as_keepalived_reads_them() {
+        let ms = Duration::from_millis;
+        assert_eq!(seconds(ms(1000)), "1");
+        assert_eq!(seconds(ms(3000)), "3");
+        assert_eq!(seconds(ms(100)), "0.1");
+        assert_eq!(seconds(ms(20)), "0.02");
+        assert_eq!(seconds(ms(1500)), "1.5");
+        assert_eq!(whole_seconds(ms(2000)), 2);
+        assert_eq!(whole_seconds(ms(1500)), 2);
+        assert_eq!(whole_seconds(ms(200)), 1);
+        assert_eq!(whole_seconds(ms(0)), 1);
+    }
+
+    #[test]
+    fn write_creates_the_tree_with_executable_scripts() {
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("deep/lab");
+        let r = render(&seed_with(|t| t), None).unwrap();
+        let written = write(&r, &target).unwrap();
+        let expected: Vec<PathBuf> = r.files.keys().map(|p| target.join(p)).collect();
+        assert_eq!(written, expected);
+        for (rel, text) in &r.files {
+            assert_eq!(&std::fs::read_to_string(target.join(rel)).unwrap(), text);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &str| {
+                std::fs::metadata(target.join(p))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777
+            };
+            assert_eq!(mode("entrypoint.sh"), 0o755);
+            assert_eq!(mode("check_nginx.sh"), 0o755);
+            assert_eq!(mode("haproxy.cfg"), 0o644);
+            assert_eq!(mode("nodes/nginx_master/keepalived.conf"), 0o644);
+        }
+        // Writing again replaces the files and leaves no temp files behind.
+        write(&r, &target).unwrap();
+        let count = std::fs::read_dir(&target).unwrap().count();
+        assert_eq!(count, 6, "5 files and nodes/");
+    }
+
+    #[test]
+    fn write_names_the_path_it_cannot_write() {
+        let out = tempfile::tempdir().unwrap();
+        let blocker = out.path().join("file");
+        std::fs::write(&blocker, "").unwrap();
+        let r = render(&seed_with(|t| t), None).unwrap();
+        let err = write(&r, &blocker).unwrap_err();
+        assert!(
+            matches!(&err, RenderError::Write { path, .. } if path.starts_with(&blocker)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn default_out_is_under_dot_halab() {
+        let lab = seed_with(|t| t);
+        assert_eq!(default_out(&lab), Path::new(".halab/nginx-keepalived"));
+        assert_eq!(image_tag(&lab), "halab-nginx-keepalived:rendered");
+    }
 }
