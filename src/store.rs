@@ -223,8 +223,17 @@ impl Store {
 
     /// [`run_id`], with `-2`, `-3`, … appended while the id is taken.
     pub fn new_id(&self, started: SystemTime, scenario: ScenarioName, lab: &str) -> String {
-        let base = run_id(started, scenario, lab);
-        let mut id = base.clone();
+        self.free_id(&run_id(started, scenario, lab))
+    }
+
+    /// Give `record` an id no stored run has (two runs of one scenario on
+    /// one lab in the same second get `-2`, `-3`, …).
+    pub fn claim_id(&self, record: &mut RunRecord) {
+        record.id = self.free_id(&record.id);
+    }
+
+    fn free_id(&self, base: &str) -> String {
+        let mut id = base.to_string();
         let mut n = 2;
         while self.path_of(&id).exists() {
             id = format!("{base}-{n}");
@@ -461,6 +470,9 @@ pub(crate) mod tests {
         r.id = store.new_id(started, r.scenario, &r.lab);
         assert_eq!(r.id, "20010909T014640Z-stop-master-fast-failover-2");
         store.save(&r).unwrap();
+        let mut again = record(1_000_000_000, ScenarioName::StopMaster);
+        store.claim_id(&mut again);
+        assert_eq!(again.id, "20010909T014640Z-stop-master-fast-failover-3");
     }
 
     #[test]

@@ -348,12 +348,18 @@ fn svg(run: &RunRecord) -> Svg {
             label: "fault".into(),
             anchor: "end",
         });
+        // A switch later than its budget puts the budget's label on the
+        // left of its line so the two labels do not overlap.
+        let late_switch = match (m.switch, run.params.budget.switch_within) {
+            (Some(s), Some(b)) => s > b.as_micros() as Micros,
+            _ => false,
+        };
         if let Some(b) = run.params.budget.switch_within {
             markers.push(Marker {
                 x: n(sc.x(f + b.as_micros() as Micros)),
                 class: "budget",
                 label: format!("switch budget {}", fmt_micros(b.as_micros() as Micros)),
-                anchor: "start",
+                anchor: if late_switch { "end" } else { "start" },
             });
         }
         if let Some(s) = m.switch {
