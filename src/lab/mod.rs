@@ -105,7 +105,11 @@ impl Lab {
     }
 
     /// Like [`Lab::from_yaml`], applying `overrides` before validation.
-    pub fn from_yaml_with(text: &str, source: &Path, overrides: &Overrides) -> Result<Lab, LabError> {
+    pub fn from_yaml_with(
+        text: &str,
+        source: &Path,
+        overrides: &Overrides,
+    ) -> Result<Lab, LabError> {
         let de = serde_yaml::Deserializer::from_str(text);
         let mut spec: LabSpec = serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
@@ -113,9 +117,9 @@ impl Lab {
             let location = inner.location().map(|l| (l.line(), l.column()));
             LabError::Parse {
                 path: source.to_path_buf(),
+                message: strip_location(&inner.to_string(), &field),
                 field: Some(field),
                 location,
-                message: strip_location(&inner.to_string()),
             }
         })?;
         apply_overrides(&mut spec, overrides);
@@ -158,8 +162,13 @@ impl Lab {
     /// Every node but the master, highest priority first.
     pub fn backups(&self) -> Vec<&Node> {
         let master = &self.master().name;
-        let mut b: Vec<&Node> = self.spec.nodes.iter().filter(|n| &n.name != master).collect();
-        b.sort_by(|a, b| b.priority.cmp(&a.priority));
+        let mut b: Vec<&Node> = self
+            .spec
+            .nodes
+            .iter()
+            .filter(|n| &n.name != master)
+            .collect();
+        b.sort_by_key(|n| std::cmp::Reverse(n.priority));
         b
     }
 
@@ -177,6 +186,29 @@ impl Lab {
         format!("{}-{}", self.spec.name, member)
     }
 
+    /// The proxy's address: the lab's, or the first host address of the
+    /// subnet after the gateway that no node or the VIP uses. Fixed here so
+    /// the engine's allocator never hands the proxy the VIP.
+    pub fn proxy_ip(&self) -> Ipv4Addr {
+        if let Some(ip) = self.spec.proxy.ip {
+            return ip;
+        }
+        let taken: Vec<Ipv4Addr> = self
+            .spec
+            .nodes
+            .iter()
+            .map(|n| n.ip)
+            .chain(std::iter::once(self.vip_addr()))
+            .collect();
+        self.spec
+            .network
+            .subnet
+            .hosts()
+            .skip(1)
+            .find(|ip| !taken.contains(ip))
+            .expect("validation leaves room in the subnet")
+    }
+
     /// The VIP's address without its prefix.
     pub fn vip_addr(&self) -> Ipv4Addr {
         self.spec.vip.addr()
@@ -189,7 +221,15 @@ impl Lab {
             macro_rules! take {
                 ($($f:ident),*) => { $( if set.$f.is_some() { b.$f = set.$f; } )* };
             }
-            take!(switch_within, recover_within, max_failed, max_late, worst_answer, max_dual_owner, observe);
+            take!(
+                switch_within,
+                recover_within,
+                max_failed,
+                max_late,
+                worst_answer,
+                max_dual_owner,
+                observe
+            );
         }
         b
     }
@@ -211,7 +251,11 @@ pub fn default_budget(scenario: ScenarioName, spec: &LabSpec) -> Budget {
     // the health check's interval × fall for process faults.
     let master_down = advert * 4;
     let proxy = spec.proxy.timeouts.connect.min(Duration::from_secs(2));
-    let check = spec.health_check.interval * spec.health_check.fall.max(1);
+    // track_process is event-driven: no polling interval to wait out.
+    let check = match spec.health_check.kind {
+        CheckKind::TrackProcess => Duration::ZERO,
+        _ => spec.health_check.interval * spec.health_check.fall.max(1),
+    };
     let slack = Duration::from_secs(2);
     let switch = match scenario {
         ScenarioName::StopMaster => advert + proxy + slack,
@@ -246,11 +290,16 @@ pub fn default_budget(scenario: ScenarioName, spec: &LabSpec) -> Budget {
     b
 }
 
-/// serde_yaml appends " at line L column C"; we show the location up front.
-fn strip_location(msg: &str) -> String {
-    match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
+/// serde_yaml prefixes the path ("network: ") and appends " at line L
+/// column C"; both are shown up front already.
+fn strip_location(msg: &str, field: &str) -> String {
+    let msg = match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    match msg.split_once(": ") {
+        Some((path, rest)) if field.starts_with(path) => rest.to_string(),
+        _ => msg.to_string(),
     }
 }
 
@@ -270,7 +319,8 @@ fn apply_overrides(spec: &mut LabSpec, o: &Overrides) {
         for n in &mut spec.nodes {
             n.ip = shift(n.ip);
         }
-        spec.vip = Ipv4Net::new(shift(spec.vip.addr()), spec.vip.prefix_len()).expect("same prefix");
+        spec.vip =
+            Ipv4Net::new(shift(spec.vip.addr()), spec.vip.prefix_len()).expect("same prefix");
         if let Some(ip) = spec.proxy.ip {
             spec.proxy.ip = Some(shift(ip));
         }
@@ -407,5 +457,39 @@ mod tests {
             Lab::from_yaml_with(&text, &path, &bad),
             Err(LabError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn proxy_gets_a_fixed_address_clear_of_nodes_and_vip() {
+        let (path, text) = shipped("nginx-keepalived.yaml");
+        let lab = Lab::from_yaml(&text, &path).unwrap();
+        assert_eq!(lab.proxy_ip(), Ipv4Addr::new(172, 20, 0, 2));
+        // A node on the first free address pushes the proxy to the next one.
+        let text = text.replace("172.20.128.3", "172.20.0.2");
+        let lab = Lab::from_yaml(&text, &path).unwrap();
+        assert_eq!(lab.proxy_ip(), Ipv4Addr::new(172, 20, 0, 3));
+    }
+
+    #[test]
+    fn parse_errors_do_not_repeat_the_field_path() {
+        let (path, text) = shipped("nginx-keepalived.yaml");
+        let text = text.replace(
+            "  subnet: 172.20.0.0/16",
+            "  subnet: 172.20.0.0/16\n  mtu: 1500",
+        );
+        let err = Lab::from_yaml(&text, &path).unwrap_err().to_string();
+        assert!(
+            err.contains("field `network.mtu`: unknown field `mtu`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn track_process_budget_has_no_polling_interval() {
+        let (path, text) = shipped("fast-failover.yaml");
+        let lab = Lab::from_yaml(&text, &path).unwrap();
+        let kill_nginx = lab.budget(ScenarioName::KillNginx).switch_within.unwrap();
+        let kill_master = lab.budget(ScenarioName::KillMaster).switch_within.unwrap();
+        assert_eq!(kill_nginx, kill_master);
     }
 }
