@@ -4,6 +4,7 @@
 //! `engine` (Docker) → `timeline` (what the probe and watchers saw) →
 //! `verdict` (budgets judged) → `store` (runs on disk) → `report`.
 
+pub mod chaos;
 pub mod cli;
 pub mod engine;
 pub mod image;

@@ -1,0 +1,211 @@
+//! Watchers beside the probe: which nodes hold the VIP, and keepalived's
+//! state, each as events on the run's clock.
+//!
+//! VIP ownership is streamed from `ip -o monitor address` inside each node
+//! (an event the moment the kernel adds or drops the address) rather than
+//! polled with `docker exec`, which costs tens of milliseconds a sample
+//! here. A snapshot (`ip -o addr show`) after each (re)attach gives the
+//! starting value. keepalived's transitions come from its own log lines.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::engine::{ContainerState, Engine, EngineError, Labels};
+use crate::timeline::{Clock, Event, EventKind, VrrpState};
+
+/// Longest a watcher process may live inside a node, so one left behind by
+/// a dropped connection ends on its own.
+const WATCH_LIFETIME_S: u32 = 3600;
+const RETRY: Duration = Duration::from_millis(50);
+
+/// What a line of `ip -o monitor address` / `ip -o addr show` says about
+/// `vip`: `Some(true)` added, `Some(false)` deleted, `None` another address.
+pub fn vip_change(line: &str, vip: Ipv4Addr) -> Option<bool> {
+    let needle = format!("inet {vip}/");
+    if !line.contains(&needle) {
+        return None;
+    }
+    Some(!line.trim_start().starts_with("Deleted"))
+}
+
+/// keepalived's state from one of its log lines, e.g.
+/// `(VI_1) Entering MASTER STATE`.
+pub fn vrrp_state(line: &str) -> Option<VrrpState> {
+    let rest = &line[line.find("Entering ")? + "Entering ".len()..];
+    let word = rest.split_whitespace().next()?;
+    if !rest.contains("STATE") {
+        return None;
+    }
+    match word {
+        "MASTER" => Some(VrrpState::Master),
+        "BACKUP" => Some(VrrpState::Backup),
+        "FAULT" => Some(VrrpState::Fault),
+        "INIT" => Some(VrrpState::Init),
+        _ => None,
+    }
+}
+
+/// The state of container `name`, `None` when it does not exist.
+pub async fn state(engine: &dyn Engine, name: &str) -> Result<Option<ContainerState>, EngineError> {
+    let all = engine.list_containers(&Labels::new()).await?;
+    Ok(all.into_iter().find(|c| c.name == name).map(|c| c.state))
+}
+
+fn send(tx: &UnboundedSender<Event>, clock: &Clock, kind: EventKind) {
+    let _ = tx.send(Event {
+        at: clock.now(),
+        kind,
+    });
+}
+
+/// Follows VIP ownership on one node until the task is aborted.
+pub async fn watch_vip(
+    engine: Arc<dyn Engine>,
+    container: String,
+    node: String,
+    interface: String,
+    vip: Ipv4Addr,
+    clock: Clock,
+    tx: UnboundedSender<Event>,
+) {
+    send(&tx, &clock, EventKind::WatchStart { node: node.clone() });
+    let mut holds: Option<bool> = None;
+    let set = |now: bool, holds: &mut Option<bool>| {
+        if *holds != Some(now) {
+            *holds = Some(now);
+            send(
+                &tx,
+                &clock,
+                EventKind::Vip {
+                    node: node.clone(),
+                    holds: now,
+                },
+            );
+        }
+    };
+    loop {
+        match state(engine.as_ref(), &container).await {
+            Ok(Some(ContainerState::Running)) => {}
+            Ok(Some(ContainerState::Paused)) => {
+                // Frozen processes, live kernel: the address stays configured.
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+            // Stopped, gone or unreadable: its network namespace holds nothing.
+            _ => {
+                set(false, &mut holds);
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+        }
+        let lifetime = WATCH_LIFETIME_S.to_string();
+        let monitor = [
+            "timeout",
+            lifetime.as_str(),
+            "ip",
+            "-o",
+            "monitor",
+            "address",
+            "dev",
+            interface.as_str(),
+        ];
+        let Ok(mut lines) = engine.exec_lines(&container, &monitor).await else {
+            tokio::time::sleep(RETRY).await;
+            continue;
+        };
+        // Snapshot after attaching, so no change falls between the two.
+        let show = ["ip", "-4", "-o", "addr", "show", "dev", interface.as_str()];
+        if let Ok(out) = engine.exec(&container, &show).await {
+            let now = out.stdout.lines().any(|l| vip_change(l, vip) == Some(true));
+            set(now, &mut holds);
+        }
+        while let Some(line) = lines.next().await {
+            let Ok(line) = line else { break };
+            if let Some(now) = vip_change(&line, vip) {
+                set(now, &mut holds);
+            }
+        }
+        // The stream ended: the container stopped, or the watcher was cut.
+    }
+}
+
+/// Follows keepalived's state transitions on one node until aborted.
+pub async fn watch_vrrp(
+    engine: Arc<dyn Engine>,
+    container: String,
+    node: String,
+    clock: Clock,
+    tx: UnboundedSender<Event>,
+) {
+    loop {
+        if !matches!(
+            state(engine.as_ref(), &container).await,
+            Ok(Some(ContainerState::Running))
+        ) {
+            tokio::time::sleep(RETRY).await;
+            continue;
+        }
+        // `tail 0`: only lines written from now on.
+        let Ok(mut lines) = engine.logs(&container, Some(0), true).await else {
+            tokio::time::sleep(RETRY).await;
+            continue;
+        };
+        while let Some(line) = lines.next().await {
+            let Ok(line) = line else { break };
+            if let Some(state) = vrrp_state(&line) {
+                send(
+                    &tx,
+                    &clock,
+                    EventKind::Vrrp {
+                        node: node.clone(),
+                        state,
+                    },
+                );
+            }
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VIP: Ipv4Addr = Ipv4Addr::new(172, 20, 128, 4);
+
+    #[test]
+    fn monitor_lines_say_added_or_deleted() {
+        let added = "42: eth0    inet 172.20.128.4/24 scope global secondary eth0\\       valid_lft forever preferred_lft forever";
+        let deleted = "Deleted 42: eth0    inet 172.20.128.4/24 scope global secondary eth0\\       valid_lft forever";
+        let other = "42: eth0    inet 172.20.128.2/16 brd 172.20.255.255 scope global eth0";
+        let longer = "42: eth0    inet 172.20.128.40/24 scope global eth0";
+        assert_eq!(vip_change(added, VIP), Some(true));
+        assert_eq!(vip_change(deleted, VIP), Some(false));
+        assert_eq!(vip_change(other, VIP), None);
+        assert_eq!(vip_change(longer, VIP), None);
+    }
+
+    #[test]
+    fn keepalived_lines_give_states() {
+        assert_eq!(
+            vrrp_state("Wed Nov 25 13:00:01 2026: (VI_1) Entering MASTER STATE"),
+            Some(VrrpState::Master)
+        );
+        assert_eq!(
+            vrrp_state("(VI_1) Entering BACKUP STATE (init)"),
+            Some(VrrpState::Backup)
+        );
+        assert_eq!(
+            vrrp_state("(VI_1) Entering FAULT STATE"),
+            Some(VrrpState::Fault)
+        );
+        assert_eq!(
+            vrrp_state("(VI_1) received lower priority (100) advert"),
+            None
+        );
+    }
+}
