@@ -75,7 +75,7 @@ pub async fn ensure_base(
     engine: &dyn Engine,
     base: &str,
     force: bool,
-    log: &BuildOutput,
+    log: &BuildOutput<'_>,
 ) -> Result<ImageInfo, ImageError> {
     let bootstrappable = base == DEFAULT_BASE_IMAGE;
     if !(force && bootstrappable) {
@@ -242,7 +242,7 @@ pub async fn ensure_lab_image(
     lab: &Lab,
     rendered: &Rendered,
     base: &ImageInfo,
-    log: &BuildOutput,
+    log: &BuildOutput<'_>,
 ) -> Result<LabImage, ImageError> {
     let hash = content_hash(&base.id, rendered);
     let tag = lab_image_tag(lab.name(), &hash);

@@ -633,7 +633,7 @@ impl Engine for DockerEngine {
         tag: &str,
         labels: &Labels,
         buildargs: &BTreeMap<String, String>,
-        output: &BuildOutput,
+        output: &BuildOutput<'_>,
     ) -> Result<ImageInfo, EngineError> {
         let labels: HashMap<String, String> = labels.clone().into_iter().collect();
         let buildargs: HashMap<String, String> = buildargs.clone().into_iter().collect();

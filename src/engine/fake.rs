@@ -473,7 +473,7 @@ impl Engine for FakeEngine {
         tag: &str,
         labels: &Labels,
         _buildargs: &BTreeMap<String, String>,
-        output: &BuildOutput,
+        output: &BuildOutput<'_>,
     ) -> Result<ImageInfo, EngineError> {
         self.record(format!("build_image {tag}"))
             .map_err(|source| EngineError::BuildImage {

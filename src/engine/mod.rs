@@ -42,7 +42,7 @@ pub type LineStream = BoxStream<'static, Result<String, EngineError>>;
 
 /// Receives each line of build output. (An alias: `async_trait` would
 /// otherwise name the elided `&str` lifetime and break the higher-ranked bound.)
-pub type BuildOutput = dyn Fn(&str) + Send + Sync;
+pub type BuildOutput<'a> = dyn Fn(&str) + Send + Sync + 'a;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -343,7 +343,7 @@ pub trait Engine: Send + Sync {
         tag: &str,
         labels: &Labels,
         buildargs: &BTreeMap<String, String>,
-        output: &BuildOutput,
+        output: &BuildOutput<'_>,
     ) -> Result<ImageInfo, EngineError>;
     async fn remove_image(&self, tag: &str, force: bool) -> Result<(), EngineError>;
     async fn pull_image(&self, name: &str) -> Result<(), EngineError>;
