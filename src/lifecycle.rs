@@ -560,7 +560,11 @@ async fn remove_quietly(engine: &dyn Engine, name: &str) -> Result<(), EngineErr
 }
 
 /// Whether `container` has the VIP on the lab's interface.
-async fn holds_vip(engine: &dyn Engine, lab: &Lab, container: &str) -> Result<bool, EngineError> {
+pub async fn holds_vip(
+    engine: &dyn Engine,
+    lab: &Lab,
+    container: &str,
+) -> Result<bool, EngineError> {
     let iface = lab.spec().vrrp.interface.as_str();
     let out = engine
         .exec(container, &["ip", "-4", "-o", "addr", "show", "dev", iface])
@@ -635,7 +639,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-async fn wait_steady(
+/// Poll (every 150 ms, one overall deadline) until the master holds the VIP
+/// and the proxy serves its page; on timeout, a diagnosis from the nodes.
+pub async fn wait_steady(
     engine: &dyn Engine,
     lab: &Lab,
     timeout: Duration,
