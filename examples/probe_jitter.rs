@@ -3,8 +3,10 @@
 //! Runs the open-loop probe against a loopback server (on its own thread and
 //! runtime, like a separate process would be) and prints p50/p99 of the send
 //! jitter (actual start − scheduled start) and of the answer latency (start →
-//! last body byte). Usage: `probe_jitter [INTERVAL] [DURATION]`, e.g.
-//! `cargo run --release --example probe_jitter -- 10ms 10s`.
+//! last body byte). Usage: `probe_jitter [INTERVAL] [DURATION] [URL]`, e.g.
+//! `cargo run --release --example probe_jitter -- 10ms 10s`; with a URL
+//! (loopback, e.g. a running lab's `http://127.0.0.1:8000/`) that is probed
+//! instead, and its pages are the shipped labs' `主机`/`从机`/`从机二`.
 
 use std::time::Duration;
 
@@ -74,21 +76,35 @@ fn show(samples: &[Duration]) -> String {
 async fn main() {
     let interval = arg(1, "10ms");
     let length = arg(2, "10s");
-    let addr = serve();
+    let url = match std::env::args().nth(3) {
+        Some(url) => url,
+        None => format!("http://{}/", serve()),
+    };
+    let pages = [
+        ("master", "主机"),
+        ("backup", "从机"),
+        ("backup2", "从机二"),
+    ];
     let config = ProbeConfig {
-        url: format!("http://{addr}/"),
+        url: url.clone(),
         interval,
         timeout: Duration::from_secs(1),
-        pages: vec![("nginx_master".to_string(), "主机".to_string())],
+        pages: pages
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect(),
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let probe = Probe::start(config, Clock::start(), tx).expect("probe starts");
+    let probe = Probe::start(config, Clock::start(), tx).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(2)
+    });
     tokio::time::sleep(length).await;
     let summary = probe.stop().await;
     let timeline = collect(&mut rx);
     let latency: Vec<Duration> = timeline.requests().map(|r| r.latency()).collect();
     println!(
-        "probe every {interval:?} for {length:?} against {addr}: {} fired ({:.1} expected), {} pages, {} failed",
+        "probe every {interval:?} for {length:?} against {url}: {} fired ({:.1} expected), {} pages, {} failed",
         summary.fired,
         length.as_secs_f64() / interval.as_secs_f64(),
         summary.pages,
@@ -96,4 +112,11 @@ async fn main() {
     );
     println!("send jitter  {}", show(&summary.send_jitter));
     println!("latency      {}", show(&latency));
+    let mut outcomes = std::collections::BTreeMap::new();
+    for r in timeline.requests() {
+        *outcomes.entry(format!("{:?}", r.outcome)).or_insert(0u64) += 1;
+    }
+    for (outcome, count) in outcomes {
+        println!("  {count:>6}  {outcome}");
+    }
 }
