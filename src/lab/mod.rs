@@ -251,11 +251,7 @@ pub fn default_budget(scenario: ScenarioName, spec: &LabSpec) -> Budget {
     // the health check's interval × fall for process faults.
     let master_down = advert * 4;
     let proxy = spec.proxy.timeouts.connect.min(Duration::from_secs(2));
-    // track_process is event-driven: no polling interval to wait out.
-    let check = match spec.health_check.kind {
-        CheckKind::TrackProcess => Duration::ZERO,
-        _ => spec.health_check.interval * spec.health_check.fall.max(1),
-    };
+    let check = spec.health_check.interval * spec.health_check.fall.max(1);
     let slack = Duration::from_secs(2);
     let switch = match scenario {
         ScenarioName::StopMaster => advert + proxy + slack,
@@ -482,14 +478,5 @@ mod tests {
             err.contains("field `network.mtu`: unknown field `mtu`"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn track_process_budget_has_no_polling_interval() {
-        let (path, text) = shipped("fast-failover.yaml");
-        let lab = Lab::from_yaml(&text, &path).unwrap();
-        let kill_nginx = lab.budget(ScenarioName::KillNginx).switch_within.unwrap();
-        let kill_master = lab.budget(ScenarioName::KillMaster).switch_within.unwrap();
-        assert_eq!(kill_nginx, kill_master);
     }
 }

@@ -119,7 +119,10 @@ fn yes() -> bool {
     true
 }
 
-/// How keepalived decides that nginx on a node is healthy.
+/// How keepalived decides that nginx on a node is healthy. (keepalived's
+/// `track_process` is not offered: it listens to the kernel's process
+/// connector, which a container's network namespace does not have, and the
+/// node then stays in FAULT.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckKind {
@@ -128,8 +131,6 @@ pub enum CheckKind {
     Pidof,
     /// A `vrrp_script` that fetches http://127.0.0.1/ with curl.
     Http,
-    /// keepalived's event-driven `track_process` on nginx.
-    TrackProcess,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,7 +138,8 @@ pub enum CheckKind {
 pub struct HealthCheck {
     #[serde(default = "default_check_kind")]
     pub kind: CheckKind,
-    /// How often a `vrrp_script` runs (ignored by `track_process`).
+    /// How often the check runs: whole seconds, at least 1 (keepalived
+    /// refuses a shorter `vrrp_script` interval).
     #[serde(default = "default_check_interval", with = "humantime_serde")]
     pub interval: Duration,
     /// Failures in a row before the node goes to FAULT.
@@ -363,9 +365,7 @@ fn default_base() -> String {
 }
 
 /// The scenarios halab knows how to inject.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScenarioName {
     StopMaster,
@@ -432,10 +432,18 @@ impl std::str::FromStr for ScenarioName {
 #[serde(deny_unknown_fields)]
 pub struct Budget {
     /// Fault → first backup page received.
-    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub switch_within: Option<Duration>,
     /// Heal → steady state again (master page for a preempting lab).
-    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub recover_within: Option<Duration>,
     /// Failed requests (errors and timeouts) allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -444,12 +452,24 @@ pub struct Budget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_late: Option<u32>,
     /// Slowest answer allowed during the fault window.
-    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub worst_answer: Option<Duration>,
     /// Longest time two nodes may hold the VIP at once (split brain).
-    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_dual_owner: Option<Duration>,
     /// How long to watch after the fault before healing.
-    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub observe: Option<Duration>,
 }

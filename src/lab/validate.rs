@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ipnet::Ipv4Net;
 
-use super::{Budget, CheckKind, LabSpec, VrrpState};
+use super::{Budget, LabSpec, VrrpState};
 
 /// One thing wrong in a lab file: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -577,40 +577,25 @@ fn check_config_word(c: &mut Checker, field: &str, value: &str) {
 
 fn check_health(c: &mut Checker, spec: &LabSpec) {
     let h = &spec.health_check;
-    check_whole_ms(c, "health_check.interval", h.interval);
+    if h.interval.subsec_nanos() != 0 || h.interval.is_zero() {
+        c.push(
+            "health_check.interval",
+            format!("{} is not a whole number of seconds", show(h.interval)),
+            "use whole seconds from 1s: keepalived refuses a shorter or fractional `vrrp_script` interval",
+        );
+    }
     for (name, v) in [("fall", h.fall), ("rise", h.rise)] {
         if v == 0 {
             c.push(format!("health_check.{name}"), "is 0", "use 1 or more");
         }
     }
-    // keepalived.conf(5): vrrp_script weight -253..253, track_process -254..254.
-    let limit = if h.kind == CheckKind::TrackProcess {
-        254
-    } else {
-        253
-    };
+    // keepalived.conf(5): vrrp_script weight -253..253.
+    let limit = 253;
     if !(-limit..=limit).contains(&h.weight) {
         c.push(
             "health_check.weight",
             format!("{} is outside -{limit}..={limit}, keepalived's range for this check", h.weight),
             "use 0 (a failing check means FAULT, fastest takeover) or a negative weight larger than the priority gap",
-        );
-    }
-}
-
-/// A positive duration keepalived can express (whole milliseconds).
-fn check_whole_ms(c: &mut Checker, field: &str, d: Duration) {
-    if d < Duration::from_millis(1) {
-        c.push(
-            field,
-            format!("{} is shorter than 1ms", show(d)),
-            "use e.g. `2s` or `500ms`",
-        );
-    } else if d.subsec_nanos() % 1_000_000 != 0 {
-        c.push(
-            field,
-            format!("{} is not a whole number of milliseconds", show(d)),
-            format!("round it to `{}ms`", d.as_millis()),
         );
     }
 }
@@ -1289,13 +1274,13 @@ nodes:
             &[],
             "health_check:\n  interval: 0s\n",
             "health_check.interval",
-            "shorter than 1ms",
+            "not a whole number of seconds",
         );
         assert_fails(
             &[],
-            "health_check:\n  interval: 1500us\n",
+            "health_check:\n  interval: 500ms\n",
             "health_check.interval",
-            "whole number of milliseconds",
+            "not a whole number of seconds",
         );
         assert_fails(
             &[],
@@ -1315,11 +1300,7 @@ nodes:
             "health_check.weight",
             "outside -253..=253",
         );
-        assert!(problems(&lab(
-            &[],
-            "health_check:\n  kind: track_process\n  weight: -254\n"
-        ))
-        .is_empty());
+        assert!(problems(&lab(&[], "health_check:\n  weight: -253\n")).is_empty());
     }
 
     #[test]
