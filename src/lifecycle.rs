@@ -262,7 +262,7 @@ pub fn container_specs(lab: &Lab, image: &str, hash: &str) -> Vec<ContainerSpec>
         ]),
         labels: labels(lab, "proxy", Some(&spec.proxy.name), hash),
         network,
-        ip: spec.proxy.ip,
+        ip: Some(lab.proxy_ip()),
         cap_add: vec![],
         publish: Some(PublishedPort {
             host_ip: Ipv4Addr::LOCALHOST,
@@ -578,15 +578,11 @@ fn vip_in(ip_output: &str, vip: Ipv4Addr) -> bool {
     ip_output.lines().any(|l| l.contains(&needle))
 }
 
-/// Which node's page `body` is: page texts tried longest first, so a text
-/// that contains another's is matched first.
-fn page_of<'a>(lab: &'a Lab, body: &str) -> Option<&'a str> {
-    let mut nodes: Vec<_> = lab.spec().nodes.iter().collect();
-    nodes.sort_by_key(|n| std::cmp::Reverse(n.page.len()));
-    nodes
-        .into_iter()
-        .find(|n| body.contains(n.page.as_str()))
-        .map(|n| n.name.as_str())
+/// Which node's page `body` is.
+fn page_of(lab: &Lab, body: &str) -> Option<String> {
+    crate::probe::Pages::new(&crate::render::page_markers(lab))
+        .node_of(body)
+        .map(str::to_string)
 }
 
 /// GET http://127.0.0.1:<port>/ once.
@@ -617,7 +613,7 @@ pub async fn fetch(port: u16, lab: &Lab, timeout: Duration) -> ProxyAnswer {
         Ok(resp) => {
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap_or_default();
-            let node = page_of(lab, &body).map(str::to_string);
+            let node = page_of(lab, &body);
             ProxyAnswer {
                 status: Some(status),
                 body: node.is_none().then(|| body.chars().take(200).collect()),

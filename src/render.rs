@@ -86,6 +86,17 @@ fn template_names() -> String {
     TEMPLATES.map(|(n, _)| n).join(", ")
 }
 
+/// What each node's page carries in its HTML, as `(node, text)`: the page
+/// text escaped the way the page template escapes it, so that a client
+/// (the probe, `up`'s readiness check) can tell the nodes apart.
+pub fn page_markers(lab: &Lab) -> Vec<(String, String)> {
+    lab.spec()
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), tera::escape_html(&n.page)))
+        .collect()
+}
+
 /// Render every artifact of `lab`; `templates` replaces the embedded ones.
 pub fn render(lab: &Lab, templates: Option<&Path>) -> Result<Rendered, RenderError> {
     let tera = load_templates(templates)?;
@@ -261,7 +272,7 @@ struct VrrpCtx {
 
 #[derive(Debug, Serialize)]
 struct CheckCtx {
-    /// `pidof`, `http` or `track_process`.
+    /// `pidof` or `http`.
     kind: &'static str,
     /// Script file for the `vrrp_script` kinds.
     script: Option<&'static str>,
@@ -287,7 +298,8 @@ struct NodeCtx {
 struct ProxyCtx {
     name: String,
     container: String,
-    ip: Option<String>,
+    /// Always fixed (`Lab::proxy_ip`), so the engine never hands it the VIP.
+    ip: String,
     listen: u16,
     port: u16,
     maxconn: u32,
@@ -314,7 +326,6 @@ impl LabCtx {
         let (kind, script) = match hc.kind {
             CheckKind::Pidof => ("pidof", Some("check_nginx.sh")),
             CheckKind::Http => ("http", Some("check_http.sh")),
-            CheckKind::TrackProcess => ("track_process", None),
         };
         let nodes = spec
             .nodes
@@ -373,7 +384,7 @@ impl LabCtx {
             proxy: ProxyCtx {
                 name: p.name.clone(),
                 container: lab.container_name(&p.name),
-                ip: p.ip.map(|ip| ip.to_string()),
+                ip: lab.proxy_ip().to_string(),
                 listen: p.listen,
                 port: p.port,
                 maxconn: p.maxconn,
@@ -552,6 +563,24 @@ mod tests {
     }
 
     #[test]
+    fn page_markers_are_what_the_rendered_pages_carry() {
+        let lab = seed_with(|t| t.replace("page: 主机", "page: \"A/B & <主机>\""));
+        let r = render(&lab, None).unwrap();
+        let markers = page_markers(&lab);
+        let page = file(&r, "nodes/nginx_master/index.html");
+        assert_eq!(markers[0].0, "nginx_master");
+        assert!(
+            page.contains(&markers[0].1),
+            "{} not in {page}",
+            markers[0].1
+        );
+        let pages = crate::probe::Pages::new(&markers);
+        assert_eq!(pages.node_of(page), Some("nginx_master"));
+        let slave = file(&r, "nodes/nginx_slave/index.html");
+        assert_eq!(pages.node_of(slave), Some("nginx_slave"));
+    }
+
+    #[test]
     fn no_rendered_file_holds_a_seed_trap() {
         for (stem, lab) in shipped_labs() {
             for (path, text) in &render(&lab, None).unwrap().files {
@@ -623,25 +652,6 @@ mod tests {
         assert!(!r.files.contains_key(Path::new("check_nginx.sh")));
         assert!(file(&r, "nodes/nginx_master/keepalived.conf")
             .contains("script \"/etc/halab/check_http.sh\""));
-    }
-
-    #[test]
-    fn track_process_check_renders_keepalived_process_tracking() {
-        let lab = seed_with(|t| t.replace("kind: pidof", "kind: track_process"));
-        let r = render(&lab, None).unwrap();
-        let conf = file(&r, "nodes/nginx_master/keepalived.conf");
-        assert!(
-            conf.contains(
-                "vrrp_track_process chk_nginx {\n    process nginx\n    quorum 1\n    weight 0\n}"
-            ),
-            "{conf}"
-        );
-        assert!(
-            conf.contains("track_process {\n        chk_nginx\n    }"),
-            "{conf}"
-        );
-        assert!(!conf.contains("vrrp_script"), "{conf}");
-        assert!(!r.files.keys().any(|p| p.starts_with("check_")));
     }
 
     #[test]

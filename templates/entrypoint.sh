@@ -1,33 +1,73 @@
 #!/bin/sh
-# halab entrypoint: one image, two roles (HALAB_ROLE=node|proxy).
+# halab entrypoint: one image, every role (HALAB_ROLE=node|proxy|idle).
+#
+# A node is a small host: this shell stays PID 1 and supervises nginx and
+# keepalived as two processes, so a scenario can kill either one and the
+# container lives on. `docker stop` reaches keepalived first: it sends a
+# priority-0 advert and a backup takes the VIP over at once.
 set -eu
 
+KEEPALIVED_CONF=/etc/keepalived/keepalived.conf
+
+start_keepalived() {
+    # After SIGKILL keepalived leaves its pid files behind and refuses to
+    # start again, taking them for a live instance.
+    rm -f /run/keepalived.pid /run/vrrp.pid /run/checkers.pid /run/bfd.pid
+    # Output to PID 1's stdout so it reaches the container's log even when
+    # started by `docker exec`; stdin closed so the exec does not wait on it.
+    keepalived --dont-fork --log-console --log-detail -f "$KEEPALIVED_CONF" \
+        </dev/null >/proc/1/fd/1 2>/proc/1/fd/2 &
+}
+
+stop_node() {
+    pkill -TERM -x keepalived 2>/dev/null || true
+    # Let keepalived send its priority-0 advert and drop the VIP.
+    i=0
+    while pgrep -x keepalived >/dev/null && [ "$i" -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    nginx -s quit 2>/dev/null || true
+    exit 0
+}
+
 role="${HALAB_ROLE:-}"
-case "$role" in
-node)
+case "${1:-}:$role" in
+start-keepalived:node)
+    start_keepalived
+    exit 0
+    ;;
+:node)
     node="${HALAB_NODE:-}"
     dir="/etc/halab/nodes/$node"
     if [ -z "$node" ] || [ ! -f "$dir/keepalived.conf" ]; then
         echo "halab: HALAB_NODE='$node' is not a node of this lab (known: $(ls /etc/halab/nodes | tr '\n' ' '))" >&2
         exit 2
     fi
-    # After SIGKILL keepalived leaves its pid files behind and refuses to start
-    # again in this container ("already running"); nothing else runs here yet.
-    rm -f /run/keepalived.pid /run/vrrp.pid /run/checkers.pid /run/bfd.pid /run/nginx.pid
+    rm -f /run/nginx.pid
     mkdir -p /etc/keepalived /var/www/html
-    ln -sf "$dir/keepalived.conf" /etc/keepalived/keepalived.conf
+    ln -sf "$dir/keepalived.conf" "$KEEPALIVED_CONF"
     # Debian's default site serves /var/www/html and tries index.html first.
     ln -sf "$dir/index.html" /var/www/html/index.html
+    trap stop_node TERM INT
     nginx
-    # keepalived becomes PID 1: `docker stop` sends it SIGTERM, and it then
-    # sends a priority-0 advert so that a backup takes over at once.
-    exec keepalived --dont-fork --log-console --log-detail -f /etc/keepalived/keepalived.conf
+    start_keepalived
+    # Wake up now and then so the trap runs promptly and exited children
+    # (a killed nginx) are reaped.
+    while :; do
+        sleep 0.2 &
+        wait $! || true
+    done
     ;;
-proxy)
+:proxy)
     exec haproxy -W -db -f /etc/halab/haproxy.cfg
     ;;
+:idle)
+    # `halab validate` runs keepalived -t, haproxy -c and nginx -t in here.
+    exec sleep infinity
+    ;;
 *)
-    echo "halab: HALAB_ROLE must be 'node' or 'proxy', not '$role'" >&2
+    echo "halab: usage: HALAB_ROLE=node|proxy|idle entrypoint.sh [start-keepalived]; got role '$role', argument '${1:-}'" >&2
     exit 2
     ;;
 esac

@@ -194,11 +194,7 @@ pub async fn run(
             url: format!("http://127.0.0.1:{}/", spec.proxy.port),
             interval: opts.probe_interval,
             timeout: opts.probe_timeout,
-            pages: spec
-                .nodes
-                .iter()
-                .map(|n| (n.name.clone(), n.page.clone()))
-                .collect(),
+            pages: crate::render::page_markers(lab),
         },
         clock,
         tx.clone(),
