@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use ipnet::Ipv4Net;
 
 use crate::lab::{Overrides, ScenarioName, DEFAULT_LAB};
+pub use crate::report::Format;
 
 /// Render, start, break and judge an nginx + keepalived + HAProxy lab.
 ///
@@ -168,15 +169,6 @@ pub struct RunArgs {
     pub runs_dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-    Junit,
-    Markdown,
-    Html,
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     /// Run ids or files [default: the last run].
@@ -227,7 +219,14 @@ mod tests {
     #[test]
     fn overrides_come_from_flags() {
         let cli = Cli::try_parse_from([
-            "halab", "up", "--name", "lab2", "--port", "8100", "--subnet", "172.29.0.0/16",
+            "halab",
+            "up",
+            "--name",
+            "lab2",
+            "--port",
+            "8100",
+            "--subnet",
+            "172.29.0.0/16",
         ])
         .unwrap();
         let Command::Up { lab, timeout } = cli.command else {

@@ -4,7 +4,9 @@
 //! `engine` (Docker) → `timeline` (what the probe and watchers saw) →
 //! `verdict` (budgets judged) → `store` (runs on disk) → `report`.
 
+pub mod app;
 pub mod chaos;
+pub mod checks;
 pub mod cli;
 pub mod engine;
 pub mod image;

@@ -1,7 +1,10 @@
 //! "Did you mean …?" for names a user mistyped (nodes, scenarios, fields).
 
 /// The closest candidate to `input`, if one is close enough to be a typo.
-pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(input, c), c))

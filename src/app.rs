@@ -1,0 +1,469 @@
+//! Runs one parsed command: loads the lab, calls the module that owns the
+//! work, prints the result, and says which exit code it earned.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+
+use crate::chaos::{self, Phase, RunOptions};
+use crate::cli::{Cli, Command, ImageCommand, LabArgs, ReportArgs, RunArgs};
+use crate::engine::docker::DockerEngine;
+use crate::engine::Engine;
+use crate::lab::{self, Lab, ScenarioName};
+use crate::store::{RunParams, RunRecord, Store};
+use crate::verdict::{self, Status, VerdictContext};
+use crate::{checks, image, lifecycle, render, report};
+
+/// Every budget met (or nothing to judge).
+pub const EXIT_OK: u8 = 0;
+/// A scenario missed a budget, or a reported run had.
+pub const EXIT_BUDGET: u8 = 1;
+/// halab could not do its job: bad input, engine unreachable, lab not up.
+pub const EXIT_HARNESS: u8 = 2;
+
+/// How a command that ran to its end came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    BudgetMissed,
+    /// The harness ran but could not judge (an invalid or aborted run).
+    NotJudged,
+}
+
+impl Outcome {
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Success => EXIT_OK,
+            Outcome::BudgetMissed => EXIT_BUDGET,
+            Outcome::NotJudged => EXIT_HARNESS,
+        }
+    }
+
+    /// The worse of two outcomes (a harness failure outranks a miss).
+    fn and(self, other: Outcome) -> Outcome {
+        self.max_by_code(other)
+    }
+
+    fn max_by_code(self, other: Outcome) -> Outcome {
+        if other.code() > self.code() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let quiet = cli.quiet || !std::io::stderr().is_terminal();
+    match cli.command {
+        Command::Render { lab, out } => render_cmd(&lab, out.as_deref()),
+        Command::Validate { lab } => block_on(validate_cmd(&lab)),
+        Command::Report(args) => report_cmd(&args),
+        Command::Up { lab, timeout } => block_on(up_cmd(&lab, timeout, quiet)),
+        Command::Down { lab, images } => block_on(down_cmd(&lab, images)),
+        Command::Status { lab, json } => block_on(status_cmd(&lab, json)),
+        Command::Logs { node, lab, follow } => block_on(logs_cmd(&lab, node.as_deref(), follow)),
+        Command::Image(ImageCommand::Build { lab, force }) => {
+            block_on(image_build_cmd(&lab, force, quiet))
+        }
+        Command::Chaos { scenario, lab, run } => {
+            block_on(chaos_cmd(&lab, &run, &[scenario], false, quiet))
+        }
+        Command::Test {
+            lab,
+            run,
+            up,
+            scenarios,
+        } => {
+            let scenarios = if scenarios.is_empty() {
+                ScenarioName::ALL.to_vec()
+            } else {
+                scenarios
+            };
+            block_on(test_cmd(&lab, &run, &scenarios, up, quiet))
+        }
+    }
+}
+
+fn block_on<F: std::future::Future<Output = Result<Outcome>>>(f: F) -> Result<Outcome> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(f)
+}
+
+fn load_lab(args: &LabArgs) -> Result<Lab> {
+    let text = std::fs::read_to_string(&args.lab).map_err(|source| lab::LabError::Read {
+        path: args.lab.clone(),
+        source,
+    })?;
+    Ok(Lab::from_yaml_with(&text, &args.lab, &args.overrides())?)
+}
+
+async fn connect() -> Result<Arc<dyn Engine>> {
+    Ok(Arc::new(DockerEngine::connect().await?))
+}
+
+/// Default output folder of a lab's rendered files.
+pub fn default_out(lab: &Lab) -> PathBuf {
+    Path::new(".halab").join(lab.name())
+}
+
+fn render_cmd(args: &LabArgs, out: Option<&Path>) -> Result<Outcome> {
+    let lab = load_lab(args)?;
+    let rendered = render::render(&lab, args.templates.as_deref())?;
+    let out = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| default_out(&lab));
+    let written = render::write(&rendered, &out)
+        .with_context(|| format!("rendering lab `{}` into `{}`", lab.name(), out.display()))?;
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(Outcome::Success)
+}
+
+async fn validate_cmd(args: &LabArgs) -> Result<Outcome> {
+    let lab = load_lab(args)?;
+    let rendered = render::render(&lab, args.templates.as_deref())?;
+    println!("{}: lab `{}` is valid", args.lab.display(), lab.name());
+    let engine = match DockerEngine::connect().await {
+        Ok(e) => e,
+        Err(e) => {
+            println!("daemon checks skipped: {e}");
+            return Ok(Outcome::Success);
+        }
+    };
+    let checks = checks::check_rendered(&engine, &lab, &rendered).await?;
+    let Some(checks) = checks else {
+        println!(
+            "daemon checks skipped: base image `{}` is not in the engine\n  fix: `halab image build` makes it (offline, with mmdebstrap)",
+            lab.spec().image.base
+        );
+        return Ok(Outcome::Success);
+    };
+    let mut ok = true;
+    for c in &checks {
+        let mark = if c.passed { "ok  " } else { "FAIL" };
+        println!("{mark} {}", c.command);
+        if !c.passed {
+            ok = false;
+            for line in c.output.lines() {
+                println!("     {line}");
+            }
+        }
+    }
+    if ok {
+        Ok(Outcome::Success)
+    } else {
+        bail!(
+            "the daemons refused the rendered files of lab `{}` (see above)",
+            lab.name()
+        )
+    }
+}
+
+async fn image_build_cmd(args: &LabArgs, force: bool, quiet: bool) -> Result<Outcome> {
+    let lab = load_lab(args)?;
+    let engine = connect().await?;
+    let log = move |line: &str| {
+        if !quiet {
+            eprintln!("  {line}");
+        }
+    };
+    let base = image::ensure_base(engine.as_ref(), &lab.spec().image.base, force, &log).await?;
+    println!(
+        "base image {} ({})",
+        lab.spec().image.base,
+        base.id
+            .trim_start_matches("sha256:")
+            .get(..12)
+            .unwrap_or(&base.id)
+    );
+    Ok(Outcome::Success)
+}
+
+async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcome> {
+    let lab = load_lab(args)?;
+    let rendered = render::render(&lab, args.templates.as_deref())?;
+    // The rendered files stay on disk too: they are a working compose project.
+    render::write(&rendered, &default_out(&lab))?;
+    let engine = connect().await?;
+    let opts = lifecycle::UpOptions { timeout, quiet };
+    let report = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts).await?;
+    if report.already_up {
+        println!("lab `{}` is already up: {}", report.lab, report.url);
+    } else {
+        let after = report
+            .steady_after
+            .map(|d| {
+                format!(
+                    " ({} after start)",
+                    verdict::fmt_micros(d.as_micros() as u64)
+                )
+            })
+            .unwrap_or_default();
+        println!("lab `{}` is up{after}: {}", report.lab, report.url);
+    }
+    if let Some(node) = &report.answer.node {
+        let page = lab.node(node).map(|n| n.page.as_str()).unwrap_or("");
+        println!("  {} answers {page} ({node})", report.url);
+    }
+    println!(
+        "  next: `halab status`, `halab chaos stop-master`, `halab down` (add --lab {} for this lab)",
+        lab.source().display()
+    );
+    Ok(Outcome::Success)
+}
+
+async fn down_cmd(args: &LabArgs, images: bool) -> Result<Outcome> {
+    // `down` works from labels alone: a lab file that no longer parses, or
+    // is gone, must not keep its objects alive.
+    let name = match (&args.name, load_lab(args)) {
+        (Some(n), _) => n.clone(),
+        (None, Ok(lab)) => lab.name().to_string(),
+        (None, Err(e)) => {
+            return Err(
+                e.context("`down` needs the lab's name: give `--name NAME` to remove it by label")
+            )
+        }
+    };
+    let engine = connect().await?;
+    let report = lifecycle::down(engine.as_ref(), &name, images).await?;
+    if report.is_empty() {
+        println!("lab `{name}`: nothing to remove");
+    } else {
+        for c in &report.containers {
+            println!("removed container {c}");
+        }
+        for n in &report.networks {
+            println!("removed network {n}");
+        }
+        for i in &report.images {
+            println!("removed image {i}");
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+async fn status_cmd(args: &LabArgs, json: bool) -> Result<Outcome> {
+    let lab = load_lab(args)?;
+    let engine = connect().await?;
+    let status = lifecycle::status(engine.as_ref(), &lab).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        println!("{}", lifecycle::status_table(&status));
+    }
+    Ok(Outcome::Success)
+}
+
+async fn logs_cmd(args: &LabArgs, node: Option<&str>, follow: bool) -> Result<Outcome> {
+    let lab = load_lab(args)?;
+    let engine = connect().await?;
+    let mut out = std::io::stdout();
+    let logs = lifecycle::logs(engine.as_ref(), &lab, node, follow, None, &mut out);
+    tokio::select! {
+        r = logs => r?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    out.flush().ok();
+    Ok(Outcome::Success)
+}
+
+async fn chaos_cmd(
+    args: &LabArgs,
+    run: &RunArgs,
+    scenarios: &[ScenarioName],
+    between_wait: bool,
+    quiet: bool,
+) -> Result<Outcome> {
+    let lab = load_lab(args)?;
+    let engine = connect().await?;
+    let store = Store::at(&run.runs_dir);
+    let mut records = Vec::new();
+    let mut outcome = Outcome::Success;
+    for (i, &scenario) in scenarios.iter().enumerate() {
+        if between_wait && i > 0 {
+            // The previous scenario healed; let the lab settle before the next.
+            lifecycle::wait_steady(engine.as_ref(), &lab, Duration::from_secs(60))
+                .await
+                .with_context(|| {
+                    format!("before `{scenario}`: the lab did not return to its steady state")
+                })?;
+        }
+        let record = run_one(engine.clone(), &lab, scenario, run, quiet).await?;
+        let path = store.save(&record)?;
+        outcome = outcome.and(judged_outcome(&record));
+        eprintln!("stored {}", path.display());
+        let interrupted = record.aborted;
+        records.push(record);
+        if interrupted {
+            break;
+        }
+    }
+    println!("{}", report::table(&records));
+    Ok(outcome)
+}
+
+async fn test_cmd(
+    args: &LabArgs,
+    run: &RunArgs,
+    scenarios: &[ScenarioName],
+    up: bool,
+    quiet: bool,
+) -> Result<Outcome> {
+    if up {
+        let outcome = up_cmd(args, Duration::from_secs(60), quiet).await?;
+        if outcome != Outcome::Success {
+            return Ok(outcome);
+        }
+    }
+    chaos_cmd(args, run, scenarios, true, quiet).await
+}
+
+fn judged_outcome(record: &RunRecord) -> Outcome {
+    match record.verdict.status {
+        Status::Pass => Outcome::Success,
+        Status::Fail => Outcome::BudgetMissed,
+        Status::Invalid | Status::Aborted => Outcome::NotJudged,
+    }
+}
+
+/// One scenario: observe it, judge the timeline, make the record.
+async fn run_one(
+    engine: Arc<dyn Engine>,
+    lab: &Lab,
+    scenario: ScenarioName,
+    args: &RunArgs,
+    quiet: bool,
+) -> Result<RunRecord> {
+    let mut opts = RunOptions::for_lab(lab, scenario);
+    if let Some(i) = args.interval {
+        opts.probe_interval = i;
+    }
+    if let Some(b) = args.budget {
+        opts.budget.switch_within = Some(b);
+    }
+    opts.heal = !args.no_heal;
+
+    let bar = progress_bar(quiet, scenario);
+    let started = SystemTime::now();
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let observed = chaos::run(engine, lab, scenario, &opts, interrupt, |phase, p| {
+        if phase == Phase::Done {
+            bar.finish_and_clear();
+        } else {
+            bar.set_message(format!(
+                "{}: {} requests, {} failed",
+                phase.label(),
+                p.requests,
+                p.failed
+            ));
+        }
+    })
+    .await?;
+
+    let mut ctx = VerdictContext::for_lab(lab, scenario, true);
+    ctx.budget = opts.budget.clone();
+    ctx.expect_switch = observed.plan.expect_switch;
+    ctx.expect_failback = observed.plan.expect_failback && observed.healed;
+    let mut verdict = verdict::judge(&observed.timeline, &ctx);
+    if observed.aborted {
+        verdict = verdict.aborted("interrupted (Ctrl-C); the fault was healed");
+    }
+    let mut params = RunParams::for_lab(lab, scenario, opts.heal);
+    params.interval = opts.probe_interval;
+    params.budget = opts.budget.clone();
+    let mut record = RunRecord::new(lab, scenario, params, observed.timeline, verdict, started);
+    Store::at(&args.runs_dir).claim_id(&mut record);
+    Ok(record)
+}
+
+fn progress_bar(quiet: bool, scenario: ScenarioName) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner().with_prefix(scenario.to_string());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {prefix:.bold} {elapsed:>3} {msg}")
+            .expect("static template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
+    let store = Store::at(&args.runs_dir);
+    let no_runs = || {
+        anyhow::anyhow!(
+            "no stored runs in `{}`\n  fix: run a scenario first, e.g. `halab chaos stop-master` (or `halab test`)",
+            store.dir().display()
+        )
+    };
+    if let Some(pair) = &args.compare {
+        let a = store.load(&pair[0])?;
+        let b = store.load(&pair[1])?;
+        emit(args, &report::compare(&a, &b))?;
+        return Ok(Outcome::Success);
+    }
+    let runs: Vec<RunRecord> = if !args.runs.is_empty() {
+        args.runs
+            .iter()
+            .map(|r| store.load(r))
+            .collect::<Result<_, _>>()?
+    } else if args.all {
+        let list = store.list()?;
+        if list.is_empty() {
+            return Err(no_runs());
+        }
+        list.iter()
+            .map(|s| store.load(&s.path.display().to_string()))
+            .collect::<Result<_, _>>()?
+    } else {
+        if store.list()?.is_empty() {
+            return Err(no_runs());
+        }
+        vec![store.last()?]
+    };
+    let text = report::render(args.format, &runs)?;
+    emit(args, &text)?;
+    let worst = runs
+        .iter()
+        .map(judged_outcome)
+        .fold(Outcome::Success, Outcome::and);
+    if args.no_fail || worst == Outcome::Success {
+        Ok(Outcome::Success)
+    } else {
+        // A report that shows a failed or unjudged run fails the CI step.
+        Ok(Outcome::BudgetMissed)
+    }
+}
+
+fn emit(args: &ReportArgs, text: &str) -> Result<()> {
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write the report to `{}`", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error.
+            match out
+                .write_all(text.as_bytes())
+                .and_then(|_| out.write_all(b"\n"))
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                r => r?,
+            }
+        }
+    }
+    Ok(())
+}
