@@ -476,7 +476,16 @@ impl Engine for DockerEngine {
                 other => stdout.extend_from_slice(&log_bytes(other)),
             }
         }
-        let inspect = self.docker.inspect_exec(&id).await.map_err(err)?;
+        // The output can end a moment before the engine records the exit
+        // code: ask again briefly rather than report a made-up one.
+        let mut inspect = self.docker.inspect_exec(&id).await.map_err(err)?;
+        for _ in 0..100 {
+            if inspect.running != Some(true) && inspect.exit_code.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            inspect = self.docker.inspect_exec(&id).await.map_err(err)?;
+        }
         Ok(ExecOutput {
             exit_code: inspect.exit_code.unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
