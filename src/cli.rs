@@ -84,8 +84,24 @@ pub enum Command {
     #[command(subcommand)]
     Image(ImageCommand),
     /// Inject one fault, watch port 8000, heal, and judge the switch.
+    ///
+    /// Scenarios:
+    ///   stop-master       docker stop of the master (keepalived's graceful handover)
+    ///   kill-master       SIGKILL of the master container (a crash)
+    ///   pause-master      the master frozen (docker pause)
+    ///   partition-master  VRRP (IP protocol 112) dropped both ways inside the master
+    ///   kill-nginx        every nginx process of the master killed; the host lives
+    ///   kill-keepalived   keepalived on the master killed (SIGKILL); nginx lives
+    ///   stop-backup       the control: stop the backup; nothing may be seen
+    ///   failback          stop the master, start it again, judge the way back
+    ///
+    /// While the fault lasts, an open-loop probe fires a request every
+    /// `--interval` at the lab's port and every node's VIP ownership is
+    /// watched. The run is stored under `--runs-dir`; Ctrl-C heals the
+    /// fault and stores the run as aborted.
+    #[command(verbatim_doc_comment)]
     Chaos {
-        /// The scenario to run.
+        /// The scenario to run (see above).
         #[arg(value_parser = parse_scenario, value_name = "SCENARIO")]
         scenario: ScenarioName,
         #[command(flatten)]

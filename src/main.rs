@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     match halab::app::run(cli) {
         Ok(outcome) => ExitCode::from(outcome.code()),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", halab::app::error_text(&err));
             ExitCode::from(halab::app::EXIT_HARNESS)
         }
     }
