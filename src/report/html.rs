@@ -23,7 +23,12 @@ const TEMPLATE: &str = include_str!("../../templates/report.html.tera");
 const WIDTH: f64 = 960.0;
 const LEFT: f64 = 120.0;
 const RIGHT: f64 = 16.0;
-const TOP: f64 = 22.0;
+// Two rows of marker labels above the probe panel.
+const TOP: f64 = 34.0;
+const LABEL_ROW_H: f64 = 12.0;
+/// Width of one character of a 10 px label, a little generous: labels are
+/// laid out before any browser measures them.
+const CHAR_W: f64 = 5.8;
 const PROBE_H: f64 = 110.0;
 const LANE_H: f64 = 16.0;
 const LANE_GAP: f64 = 8.0;
@@ -85,7 +90,6 @@ struct Svg {
     probe_h: String,
     span_h: String,
     marker_y1: String,
-    marker_label_y: String,
     axis_y2: String,
     axis_label_y: String,
     label1_y: String,
@@ -116,6 +120,66 @@ struct Marker {
     class: &'static str,
     label: String,
     anchor: &'static str,
+    label_x: String,
+    label_y: String,
+    /// False when the instant lies past the end of the run: only the label
+    /// is drawn, at the right edge, with an arrow.
+    line: bool,
+}
+
+/// A marker before its label is placed.
+struct MarkerAt {
+    x: f64,
+    class: &'static str,
+    label: String,
+    /// Preferred side of the line for the label.
+    end: bool,
+    line: bool,
+}
+
+/// Place every marker's label on one of two rows so that no two overlap
+/// (fault, switch, budget and heal can fall within a few pixels of each
+/// other), keeping each label inside the drawing and, where it can, off
+/// the other markers' lines.
+fn place_labels(mut ms: Vec<MarkerAt>) -> Vec<Marker> {
+    ms.sort_by(|a, b| a.x.total_cmp(&b.x));
+    let xs: Vec<f64> = ms.iter().map(|m| m.x).collect();
+    // Right end of the last label on each row.
+    let mut row_end = [f64::NEG_INFINITY; 2];
+    ms.into_iter()
+        .map(|m| {
+            let w = m.label.chars().count() as f64 * CHAR_W;
+            let extent = |end: bool| if end { (m.x - w, m.x) } else { (m.x, m.x + w) };
+            let inside = |(a, b): (f64, f64)| a >= 2.0 && b <= WIDTH - 2.0;
+            let clear =
+                |(a, b): (f64, f64)| !xs.iter().any(|&x| x != m.x && x > a - 2.0 && x < b + 2.0);
+            let row_for = |(a, _): (f64, f64)| (0..2).find(|&r| a >= row_end[r] + 4.0);
+            let sides = [m.end, !m.end];
+            let fitting = |want_clear: bool| {
+                sides.iter().find_map(|&e| {
+                    let ext = extent(e);
+                    (inside(ext) && (!want_clear || clear(ext)))
+                        .then(|| row_for(ext).map(|r| (e, r)))
+                        .flatten()
+                })
+            };
+            let (end, row) = fitting(true).or_else(|| fitting(false)).unwrap_or_else(|| {
+                // Crowded: overlap on the row that ends first.
+                let e = *sides.iter().find(|&&e| inside(extent(e))).unwrap_or(&m.end);
+                (e, usize::from(row_end[1] < row_end[0]))
+            });
+            row_end[row] = extent(end).1;
+            Marker {
+                x: n(m.x),
+                class: m.class,
+                label: m.label,
+                anchor: if end { "end" } else { "start" },
+                label_x: n(if end { m.x - 2.0 } else { m.x + 2.0 }),
+                label_y: n(TOP - 6.0 - row as f64 * LABEL_ROW_H),
+                line: m.line,
+            }
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -342,43 +406,50 @@ fn svg(run: &RunRecord) -> Svg {
 
     let mut markers = Vec::new();
     if let Some(f) = m.fault_at {
-        markers.push(Marker {
-            x: n(sc.x(f)),
+        markers.push(MarkerAt {
+            x: sc.x(f),
             class: "fault",
             label: "fault".into(),
-            anchor: "end",
+            end: true,
+            line: true,
         });
-        // A switch later than its budget puts the budget's label on the
-        // left of its line so the two labels do not overlap.
-        let late_switch = match (m.switch, run.params.budget.switch_within) {
-            (Some(s), Some(b)) => s > b.as_micros() as Micros,
-            _ => false,
-        };
         if let Some(b) = run.params.budget.switch_within {
-            markers.push(Marker {
-                x: n(sc.x(f + b.as_micros() as Micros)),
+            let b = b.as_micros() as Micros;
+            // A budget past the end of the run would be drawn on the right
+            // edge as if it ended there: say where it is instead.
+            let within = f + b <= t1;
+            markers.push(MarkerAt {
+                x: sc.x(f + b),
                 class: "budget",
-                label: format!("switch budget {}", fmt_micros(b.as_micros() as Micros)),
-                anchor: if late_switch { "end" } else { "start" },
+                label: if within {
+                    format!("switch budget {}", fmt_micros(b))
+                } else {
+                    format!("switch budget {} →", fmt_micros(b))
+                },
+                end: !within,
+                line: within,
             });
         }
         if let Some(s) = m.switch {
-            markers.push(Marker {
-                x: n(sc.x(f + s)),
+            markers.push(MarkerAt {
+                x: sc.x(f + s),
                 class: "switch",
                 label: format!("switch {}", fmt_offset(s as i64)),
-                anchor: "start",
+                end: false,
+                line: true,
             });
         }
     }
     if let Some(h) = m.heal_at {
-        markers.push(Marker {
-            x: n(sc.x(h)),
+        markers.push(MarkerAt {
+            x: sc.x(h),
             class: "heal",
             label: "heal".into(),
-            anchor: "start",
+            end: false,
+            line: true,
         });
     }
+    let markers = place_labels(markers);
 
     let step = nice_step(t1 - t0);
     let first = (t0 as i64 - origin as i64).div_euclid(step as i64) + 1;
@@ -408,7 +479,6 @@ fn svg(run: &RunRecord) -> Svg {
         probe_h: n(PROBE_H),
         span_h: n(bottom - probe_top),
         marker_y1: n(probe_top - 4.0),
-        marker_label_y: n(probe_top - 8.0),
         axis_y2: n(bottom + 4.0),
         axis_label_y: n(bottom + 15.0),
         label1_y: n(probe_top + 10.0),
@@ -535,6 +605,74 @@ mod tests {
         assert!(s.axis.iter().any(|t| t.label == "0"));
         assert_eq!(nice_step(5_600_000), 1_000_000);
         assert_eq!(nice_step(90_000), 20_000);
+    }
+
+    fn at(x: f64, class: &'static str, label: &str, end: bool) -> MarkerAt {
+        MarkerAt {
+            x,
+            class,
+            label: label.into(),
+            end,
+            line: true,
+        }
+    }
+
+    /// Left and right end of a placed label, and its row's y.
+    fn extent(m: &Marker) -> (f64, f64, String) {
+        let x: f64 = m.label_x.parse().unwrap();
+        let w = m.label.chars().count() as f64 * CHAR_W;
+        match m.anchor {
+            "end" => (x - w, x, m.label_y.clone()),
+            _ => (x, x + w, m.label_y.clone()),
+        }
+    }
+
+    #[test]
+    fn marker_labels_never_overlap_and_stay_inside() {
+        // Switch and heal 8 px apart (the kill-master case seen in Chromium),
+        // a budget near the right edge, the fault near the left.
+        let placed = place_labels(vec![
+            at(700.0, "heal", "heal", false),
+            at(692.0, "switch", "switch +3.30 s", false),
+            at(650.0, "budget", "switch budget 3.00 s", false),
+            at(124.0, "fault", "fault", true),
+            at(WIDTH - RIGHT, "budget", "switch budget 8.00 s →", true),
+        ]);
+        assert_eq!(placed.len(), 5);
+        for (i, a) in placed.iter().enumerate() {
+            let (a0, a1, ay) = extent(a);
+            assert!(
+                a0 >= 2.0 && a1 <= WIDTH - 2.0,
+                "{} outside: {a0}..{a1}",
+                a.label
+            );
+            for b in &placed[i + 1..] {
+                let (b0, b1, by) = extent(b);
+                assert!(
+                    ay != by || a1 + 4.0 <= b0 || b1 + 4.0 <= a0,
+                    "`{}` and `{}` overlap",
+                    a.label,
+                    b.label
+                );
+            }
+        }
+        // Near the right edge a label goes to the left of its line.
+        let edge = place_labels(vec![at(900.0, "switch", "switch +3.30 s", false)]);
+        assert_eq!(edge[0].anchor, "end");
+    }
+
+    #[test]
+    fn a_budget_past_the_end_is_a_label_without_a_line() {
+        let mut runs = runs();
+        runs[0].params.budget.switch_within = Some(std::time::Duration::from_secs(60));
+        let s = svg(&runs[0]);
+        let budget = s.markers.iter().find(|m| m.class == "budget").unwrap();
+        assert!(!budget.line);
+        assert_eq!(budget.label, "switch budget 60.00 s →");
+        assert_eq!(budget.anchor, "end");
+        let page = html(&runs[..1]).unwrap();
+        assert!(!page.contains("class=\"marker budget\""));
+        assert!(page.contains("switch budget 60.00 s →"));
     }
 
     #[test]
