@@ -1,0 +1,272 @@
+//! Shared by the integration tests that drive the real `halab` binary
+//! against the real engine: an engine check that fails under CI and skips
+//! elsewhere, a lab guard that runs `halab down` on drop, ports, and a
+//! runner returning (exit code, stdout, stderr).
+
+// Each test binary uses its own part of this module.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn halab_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_halab")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shipped seed lab file.
+pub fn seed_lab_file() -> PathBuf {
+    repo().join("labs/nginx-keepalived.yaml")
+}
+
+/// Whether the engine answers. Under `CI=true` an unreachable engine fails
+/// the test; elsewhere it prints a skip line and the test returns.
+pub fn engine_or_skip(test: &str) -> bool {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match rt.block_on(halab::engine::DockerEngine::connect()) {
+        Ok(_) => true,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true and the Docker engine is unreachable: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIP {test}: no Docker engine ({e})");
+            false
+        }
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What one run of the binary gave back.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Both streams, for assertion messages.
+    pub fn all(&self) -> String {
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `halab ARGS` in `dir` (so `.halab/` lands there, not in the repo).
+pub fn run_in(dir: &Path, args: &[&str]) -> Out {
+    let t = Instant::now();
+    let out = Command::new(halab_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("HALAB_LAB")
+        .output()
+        .expect("halab runs");
+    let out = Out {
+        code: out.status.code().expect("halab exited with a code"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    eprintln!(
+        "$ halab {} → exit {} in {:.1?}",
+        args.join(" "),
+        out.code,
+        t.elapsed()
+    );
+    out
+}
+
+/// One lab of a test: its own name, port and subnet, and a work folder.
+/// Dropping it runs `halab down --name NAME` (by label), also when the
+/// test panicked.
+pub struct Lab {
+    pub name: String,
+    pub port: u16,
+    pub subnet: String,
+    pub file: PathBuf,
+    pub dir: tempfile::TempDir,
+    /// `down --images` on drop.
+    pub remove_images: bool,
+}
+
+impl Lab {
+    /// The seed lab under `name` on a free port and `subnet`; whatever an
+    /// interrupted earlier run left under this name is removed first.
+    pub fn seed(name: &str, subnet: &str) -> Lab {
+        Lab::from_file(name, subnet, seed_lab_file())
+    }
+
+    pub fn from_file(name: &str, subnet: &str, file: PathBuf) -> Lab {
+        let lab = Lab {
+            name: name.to_string(),
+            port: free_port(),
+            subnet: subnet.to_string(),
+            file,
+            dir: tempfile::tempdir().unwrap(),
+            remove_images: false,
+        };
+        lab.down();
+        lab
+    }
+
+    /// `--lab F --name N --port P --subnet S`.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--lab".into(),
+            self.file.display().to_string(),
+            "--name".into(),
+            self.name.clone(),
+            "--port".into(),
+            self.port.to_string(),
+            "--subnet".into(),
+            self.subnet.clone(),
+        ]
+    }
+
+    /// `halab VERB <lab args> EXTRA` in the lab's work folder.
+    pub fn halab(&self, verb: &[&str], extra: &[&str]) -> Out {
+        let args = self.args();
+        let mut all: Vec<&str> = verb.to_vec();
+        all.extend(args.iter().map(String::as_str));
+        all.extend_from_slice(extra);
+        run_in(self.dir.path(), &all)
+    }
+
+    /// `halab up`, which must succeed.
+    pub fn up(&self) -> Out {
+        let out = self.halab(&["up"], &["--timeout", "90s"]);
+        assert_eq!(out.code, 0, "up of `{}` failed:\n{}", self.name, out.all());
+        out
+    }
+
+    pub fn down(&self) -> Out {
+        let mut args = vec!["down", "--name", self.name.as_str()];
+        if self.remove_images {
+            args.push("--images");
+        }
+        run_in(self.dir.path(), &args)
+    }
+
+    /// `status --json`, parsed.
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.halab(&["status"], &["--json"]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// Where `chaos` stores runs unless told otherwise.
+    pub fn runs_dir(&self) -> PathBuf {
+        self.dir.path().join(".halab/runs")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let out = self.down();
+        if out.code != 0 {
+            eprintln!("clean-up of lab `{}` failed:\n{}", self.name, out.all());
+        }
+    }
+}
+
+/// Names of the engine's containers labelled `halab.lab=<lab>` (any state).
+pub fn labelled_containers(lab: &str) -> Vec<String> {
+    docker_names(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=halab.lab={lab}"),
+        "--format",
+        "{{.Names}}",
+    ])
+}
+
+/// Names of the engine's networks labelled `halab.lab=<lab>`.
+pub fn labelled_networks(lab: &str) -> Vec<String> {
+    docker_names(&[
+        "network",
+        "ls",
+        "--filter",
+        &format!("label=halab.lab={lab}"),
+        "--format",
+        "{{.Name}}",
+    ])
+}
+
+fn docker_names(args: &[&str]) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI runs");
+    assert!(out.status.success(), "docker {args:?}: {out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// What GET http://127.0.0.1:<port>/ answered: (status, body).
+pub fn get(port: u16, timeout: Duration) -> Result<(u16, String), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let resp = client
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(|e| e.to_string())?;
+        Ok((status, body))
+    })
+}
+
+/// Polls the port until it answers 200 with a body containing `text`;
+/// the last answer when `within` passes first.
+pub fn wait_for_page(port: u16, text: &str, within: Duration) -> Result<Duration, String> {
+    let start = Instant::now();
+    let mut last;
+    loop {
+        last = get(port, Duration::from_secs(1));
+        if let Ok((200, body)) = &last {
+            if body.contains(text) {
+                return Ok(start.elapsed());
+            }
+        }
+        if start.elapsed() >= within {
+            return Err(format!(
+                "no 200 with `{text}` on port {port} within {within:?}; last answer: {last:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
