@@ -580,6 +580,10 @@ fn checks(m: &Metrics, ctx: &VerdictContext, notes: &mut Vec<String>) -> Vec<Che
                 fmt_micros(m.dual_owner_total)
             ));
         }
+        if !c.passed {
+            // Say what it is: a reader scanning a failed run looks for it.
+            c.detail = format!("split brain: {}", c.detail);
+        }
         out.push(c);
     }
     if let Some(budget) = b.recover_within.map(micros) {
@@ -989,7 +993,7 @@ mod tests {
         assert_eq!(v.status, Status::Fail);
         assert_eq!(
             v.check("max_dual_owner").unwrap().detail,
-            "two nodes held the VIP for 800 ms, budget 500 ms: 300 ms over (longest of 2 windows, 1.05 s in all)"
+            "split brain: two nodes held the VIP for 800 ms, budget 500 ms: 300 ms over (longest of 2 windows, 1.05 s in all)"
         );
     }
 
