@@ -304,8 +304,7 @@ fn the_rendered_compose_project_serves_the_master_and_switches_when_it_stops() {
     if !engine_or_skip("lab_up::compose") {
         return;
     }
-    let mut lab = Lab::seed("itest-compose", "172.28.0.0/16");
-    lab.remove_images = true;
+    let lab = Lab::seed("itest-compose", "172.28.0.0/16");
     // The compose file builds FROM the base image: make sure it exists (a
     // no-op where it does).
     let out = lab.halab(&["image", "build"], &[]);

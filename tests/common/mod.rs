@@ -102,7 +102,8 @@ pub struct Lab {
     pub subnet: String,
     pub file: PathBuf,
     pub dir: tempfile::TempDir,
-    /// `down --images` on drop.
+    /// `down --images` on drop (the default: the lab image's tag hashes
+    /// the rendered files, the port among them, so it is never reused).
     pub remove_images: bool,
 }
 
@@ -120,7 +121,7 @@ impl Lab {
             subnet: subnet.to_string(),
             file,
             dir: tempfile::tempdir().unwrap(),
-            remove_images: false,
+            remove_images: true,
         };
         lab.down();
         lab
