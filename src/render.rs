@@ -305,6 +305,8 @@ struct ProxyCtx {
     maxconn: u32,
     retries: u32,
     retry_on: Vec<String>,
+    /// `http-reuse` keyword; absent: HAProxy's default.
+    http_reuse: Option<&'static str>,
     timeout_connect_ms: u128,
     timeout_client_ms: u128,
     timeout_server_ms: u128,
@@ -390,6 +392,7 @@ impl LabCtx {
                 maxconn: p.maxconn,
                 retries: p.retries,
                 retry_on: p.retry_on.clone(),
+                http_reuse: p.http_reuse.map(|r| r.as_str()),
                 timeout_connect_ms: p.timeouts.connect.as_millis(),
                 timeout_client_ms: p.timeouts.client.as_millis(),
                 timeout_server_ms: p.timeouts.server.as_millis(),
@@ -751,6 +754,19 @@ mod tests {
         );
         assert!(cfg.contains("    server vip 172.21.128.4:80\n"), "{cfg}");
         assert!(cfg.contains("    bind *:6301\n"), "{cfg}");
+    }
+
+    #[test]
+    fn http_reuse_is_rendered_only_when_the_lab_sets_it() {
+        let cfg = |yaml_edit: fn(String) -> String| {
+            file(&render(&seed_with(yaml_edit), None).unwrap(), "haproxy.cfg").to_string()
+        };
+        assert!(!cfg(|t| t).contains("http-reuse"));
+        let set = cfg(|t| t.replace("  retries: 2\n", "  retries: 2\n  http_reuse: always\n"));
+        assert!(
+            set.contains("    option redispatch\n    http-reuse always\n    retries 2\n"),
+            "{set}"
+        );
     }
 
     #[test]

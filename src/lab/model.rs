@@ -213,6 +213,35 @@ pub struct Proxy {
     /// Active health check of the VIP server; `null` for none.
     #[serde(default = "default_server_check")]
     pub check: Option<ServerCheck>,
+    /// HAProxy `http-reuse`; absent leaves HAProxy's default (`safe`).
+    /// `never` keeps the turn-around pause (`timeout connect`) between
+    /// retries after a request was reset; under `safe` HAProxy 2.6 retries
+    /// such a request at once and can spend every retry in a few ms on a
+    /// node whose kernel still refuses connections after its processes died.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_reuse: Option<HttpReuse>,
+}
+
+/// HAProxy's server-connection sharing modes (`http-reuse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpReuse {
+    Never,
+    Safe,
+    Aggressive,
+    Always,
+}
+
+impl HttpReuse {
+    /// The keyword as HAProxy reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpReuse::Never => "never",
+            HttpReuse::Safe => "safe",
+            HttpReuse::Aggressive => "aggressive",
+            HttpReuse::Always => "always",
+        }
+    }
 }
 
 impl Default for Proxy {
@@ -227,6 +256,7 @@ impl Default for Proxy {
             retries: default_retries(),
             retry_on: Vec::new(),
             check: default_server_check(),
+            http_reuse: None,
         }
     }
 }
