@@ -742,13 +742,13 @@ mod tests {
         .to_string();
         assert!(
             cfg.contains(
-                "    timeout connect 50ms\n    timeout client 5000ms\n    timeout server 200ms\n"
+                "    timeout connect 20ms\n    timeout client 5000ms\n    timeout server 50ms\n"
             ),
             "{cfg}"
         );
         assert!(
             cfg.contains(
-                "    retries 10\n    retry-on conn-failure empty-response response-timeout\n"
+                "    http-reuse never\n    retries 20\n    retry-on conn-failure empty-response response-timeout\n"
             ),
             "{cfg}"
         );
