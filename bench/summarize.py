@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Summaries of stored halab runs (the JSON files under a --runs-dir).
+
+  summarize.py table DIR...        one Markdown row per (lab file, scenario):
+                                   median and min–max over the runs
+  summarize.py timeline RUN.json   the events around the fault, one a line
+                                   (what the verdict's numbers came from)
+  summarize.py jitter < OUTPUT     bench/probe-jitter.sh's output as a table
+
+Standard library only: the bench scripts run it on a bare machine.
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+
+def load_runs(dirs):
+    runs = []
+    for d in dirs:
+        for path in sorted(glob.glob(os.path.join(d, "*.json"))):
+            with open(path, encoding="utf-8") as f:
+                run = json.load(f)
+            run["_path"] = path
+            runs.append(run)
+    return runs
+
+
+def ms(us):
+    return None if us is None else us / 1000.0
+
+
+def fmt_ms(v):
+    if v is None:
+        return "–"
+    return f"{v:.0f}" if v >= 10 else f"{v:.1f}"
+
+
+def fmt_count(v):
+    return "–" if v is None else (f"{v:g}")
+
+
+def spread(values, fmt):
+    """`median (min–max)` of the known values; `never` when one is missing."""
+    known = [v for v in values if v is not None]
+    missing = len(values) - len(known)
+    if not known:
+        return "never"
+    med = statistics.median(known)
+    text = fmt(med)
+    if len(known) > 1:
+        text += f" ({fmt(min(known))}–{fmt(max(known))})"
+    if missing:
+        text += f", {missing}× never"
+    return text
+
+
+def metrics_of(run):
+    m = run["verdict"]["metrics"]
+    return {
+        "switch": ms(m.get("switch")),
+        "vrrp": ms(m.get("vrrp_takeover")),
+        "failed": m.get("failed"),
+        "late": m.get("late"),
+        "worst": ms(m.get("worst_answer")),
+        "dual": ms(m.get("dual_owner_longest")),
+        "status": run["verdict"]["status"],
+    }
+
+
+def table(args):
+    runs = load_runs(args.dirs)
+    if not runs:
+        print(f"no runs under {', '.join(args.dirs)}", file=sys.stderr)
+        return 2
+    groups = {}
+    for run in runs:
+        lab = os.path.splitext(os.path.basename(run["lab_file"]))[0]
+        groups.setdefault((lab, run["scenario"]), []).append(metrics_of(run))
+    print(
+        "| lab | scenario | runs | pass | switch ms | VRRP takeover ms "
+        "| failed | late | worst answer ms | dual owner ms |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (lab, scenario), ms_ in sorted(groups.items()):
+        col = lambda k, f: spread([m[k] for m in ms_], f)  # noqa: E731
+        passed = sum(1 for m in ms_ if m["status"] == "pass")
+        print(
+            f"| {lab} | {scenario} | {len(ms_)} | {passed} | {col('switch', fmt_ms)} "
+            f"| {col('vrrp', fmt_ms)} | {col('failed', fmt_count)} | {col('late', fmt_count)} "
+            f"| {col('worst', fmt_ms)} | {col('dual', fmt_ms)} |"
+        )
+    return 0
+
+
+def timeline(args):
+    with open(args.run, encoding="utf-8") as f:
+        run = json.load(f)
+    m = run["verdict"]["metrics"]
+    fault = m.get("fault_at") or 0
+    lo, hi = args.before * 1000, args.after * 1000
+    print(f"# {run['id']}  ({run['lab_file']}, {run['scenario']}): times in ms from the fault")
+    for e in run["timeline"]["events"]:
+        t = e["at"] - fault
+        if t < -lo or t > hi:
+            continue
+        kind = e["type"]
+        if kind == "request":
+            o = e["outcome"]
+            what = o.get("node") or o["kind"] + (f" {o['error']}" if "error" in o else "")
+            lat = (e["done"] - e["sent"]) / 1000
+            if args.quiet and lat <= args.late and o["kind"] == "page":
+                continue
+            print(
+                f"{(e['sent'] - fault) / 1000:9.1f} → {(e['done'] - fault) / 1000:9.1f}"
+                f"  request #{e['seq']} {lat:7.1f} ms  {what}"
+            )
+        else:
+            detail = " ".join(
+                str(e[k]) for k in ("node", "state", "action", "text") if k in e
+            )
+            if kind == "vip":
+                detail += " holds VIP" if e["holds"] else " lost VIP"
+            print(f"{t / 1000:9.1f}            {kind:11} {detail}")
+    v = run["verdict"]
+    print(
+        f"# verdict {v['status']}: switch {fmt_ms(ms(m.get('switch')))} ms, failed {m['failed']}, "
+        f"late {m['late']}, worst {fmt_ms(ms(m.get('worst_answer')))} ms, "
+        f"VRRP takeover {fmt_ms(ms(m.get('vrrp_takeover')))} ms"
+    )
+    return 0
+
+
+UNITS = {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def parse_ms(text):
+    """Rust's `{:?}` of a Duration (`95.123µs`, `1.2ms`) in milliseconds."""
+    m = re.fullmatch(r"([0-9.]+)(ns|µs|us|ms|s)", text)
+    if not m:
+        raise ValueError(f"not a duration: {text!r}")
+    return float(m.group(1)) * UNITS[m.group(2)]
+
+
+def jitter(args):
+    rows = []
+    schedule = None
+    for line in sys.stdin:
+        head = re.match(r"probe every (\S+) for (\S+) against (\S+): (\d+) fired", line)
+        if head:
+            schedule = head.group(1)
+            fired = head.group(4)
+        m = re.match(r"send jitter\s+p50\s+(\S+)\s+p90\s+(\S+)\s+p99\s+(\S+)\s+max\s+(\S+)", line)
+        if m:
+            rows.append((schedule, fired, *(parse_ms(v) for v in m.groups())))
+    if not rows:
+        print("no `send jitter` line in the input", file=sys.stderr)
+        return 2
+    print("| round | schedule | fired | send jitter p50 ms | p90 ms | p99 ms | max ms |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for i, (sched, fired, p50, p90, p99, mx) in enumerate(rows, 1):
+        print(f"| {i} | every {sched} | {fired} | {p50:.3f} | {p90:.3f} | {p99:.3f} | {mx:.3f} |")
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("table", help="median and spread per lab and scenario")
+    t.add_argument("dirs", nargs="+", metavar="DIR")
+    t.set_defaults(func=table)
+    tl = sub.add_parser("timeline", help="events around the fault of one run")
+    tl.add_argument("run", metavar="RUN.json")
+    tl.add_argument("--before", type=float, default=50, help="ms before the fault (50)")
+    tl.add_argument("--after", type=float, default=600, help="ms after the fault (600)")
+    tl.add_argument("--quiet", action="store_true", help="hide prompt page answers")
+    tl.add_argument("--late", type=float, default=20, help="with --quiet: hide answers faster than this (ms)")
+    tl.set_defaults(func=timeline)
+    j = sub.add_parser("jitter", help="bench/probe-jitter.sh output (stdin) as a table")
+    j.set_defaults(func=jitter)
+    args = p.parse_args()
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
