@@ -172,12 +172,12 @@ pub struct LabImage {
     pub built: bool,
 }
 
-/// sha256 of the base image id and every rendered file (path and content).
+/// sha256 of the base image id and every file the image is built from.
 pub fn content_hash(base_id: &str, rendered: &Rendered) -> String {
     let mut h = Sha256::new();
     h.update(base_id.as_bytes());
     h.update([0]);
-    for (path, text) in &rendered.files {
+    for (path, text) in rendered.image_files() {
         h.update(path.to_string_lossy().as_bytes());
         h.update([0]);
         h.update(text.as_bytes());
@@ -199,14 +199,14 @@ pub fn lab_image_tag(lab_name: &str, hash: &str) -> String {
 /// everything else 0644, times zeroed so that equal files give equal bytes.
 pub fn build_context(rendered: &Rendered) -> Result<Vec<u8>, ImageError> {
     let mut tar = tar::Builder::new(Vec::new());
-    for (path, text) in &rendered.files {
+    for (path, text) in rendered.image_files() {
         let err = |source| ImageError::Context {
             path: path.clone(),
             source,
         };
         let mut header = tar::Header::new_gnu();
         header.set_size(text.len() as u64);
-        header.set_mode(if path.extension().is_some_and(|e| e == "sh") {
+        header.set_mode(if Rendered::is_executable(path) {
             0o755
         } else {
             0o644
@@ -280,6 +280,23 @@ mod tests {
     fn lab() -> Lab {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/nginx-keepalived.yaml");
         crate::lab::load(&path).unwrap()
+    }
+
+    #[test]
+    fn another_port_keeps_the_image_another_page_does_not() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/nginx-keepalived.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let hash = |text: &str, port: Option<u16>| {
+            let o = crate::lab::Overrides {
+                port,
+                ..Default::default()
+            };
+            let lab = Lab::from_yaml_with(text, &path, &o).unwrap();
+            content_hash("sha256:base", &crate::render::render(&lab, None).unwrap())
+        };
+        let seed = hash(&text, None);
+        assert_eq!(seed, hash(&text, Some(18123)));
+        assert_ne!(seed, hash(&text.replace("page: 主机", "page: 主机2"), None));
     }
 
     fn rendered() -> Rendered {

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::{
     lab_selector, ContainerInfo, ContainerSpec, ContainerState, Engine, EngineError, Labels,
-    PublishedPort, LABEL_HASH, LABEL_LAB, LABEL_LAB_FILE, LABEL_NODE, LABEL_ROLE,
+    NetworkInfo, PublishedPort, LABEL_HASH, LABEL_LAB, LABEL_LAB_FILE, LABEL_NODE, LABEL_ROLE,
 };
 use crate::image::{self, ImageError};
 use crate::lab::Lab;
@@ -277,6 +277,35 @@ fn overlaps(a: Ipv4Net, b: Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
+/// A network that stops `lab` from being created: one of another owner by
+/// the lab's network name, or any other network overlapping its subnet.
+/// `Ok(true)` when the lab's own network exists and can be kept.
+fn network_conflicts(lab: &Lab, nets: &[NetworkInfo]) -> Result<bool, LifecycleError> {
+    let network = lab.network_name();
+    let subnet = lab.spec().network.subnet;
+    let mut keep_net = false;
+    if let Some(n) = nets.iter().find(|n| n.name == network) {
+        if n.labels.get(LABEL_LAB).map(String::as_str) != Some(lab.name()) {
+            return Err(LifecycleError::NetworkTaken {
+                lab: lab.name().to_string(),
+                network,
+            });
+        }
+        keep_net = n.subnets == [subnet];
+    }
+    for n in nets.iter().filter(|n| n.name != network) {
+        if let Some(other) = n.subnets.iter().find(|s| overlaps(**s, subnet)) {
+            return Err(LifecycleError::SubnetOverlap {
+                lab: lab.name().to_string(),
+                subnet,
+                network: n.name.clone(),
+                other: *other,
+            });
+        }
+    }
+    Ok(keep_net)
+}
+
 /// Bring `lab` up from `rendered`: images, network, nodes, proxy, start,
 /// then wait until the master holds the VIP and the proxy serves its page.
 pub async fn up(
@@ -290,6 +319,24 @@ pub async fn up(
     let spec = lab.spec();
     let network = lab.network_name();
     let url = format!("http://127.0.0.1:{}/", spec.proxy.port);
+
+    // Refuse what cannot work before any image is built: a foreign network
+    // by our name, another network on our subnet, a taken port (unless it
+    // is this lab's own proxy holding it).
+    network_conflicts(lab, &engine.list_networks(&Labels::new()).await?)?;
+    if engine
+        .list_containers(&lab_selector(lab.name()))
+        .await?
+        .is_empty()
+    {
+        if let Err(source) = port_free(spec.proxy.port, Duration::ZERO).await {
+            return Err(LifecycleError::PortTaken {
+                lab: lab.name().to_string(),
+                port: spec.proxy.port,
+                source,
+            });
+        }
+    }
 
     let step = progress.step(format!("base image {}", spec.image.base));
     let base = match image::ensure_base(engine, &spec.image.base, false, &step.detail()).await {
@@ -349,32 +396,9 @@ pub async fn up(
         });
     }
 
-    // Refuse before changing anything: a foreign network by our name, or
-    // any other network on our subnet.
-    let mut keep_net = false;
-    if let Some(n) = own_net {
-        if n.labels.get(LABEL_LAB).map(String::as_str) != Some(lab.name()) {
-            return Err(LifecycleError::NetworkTaken {
-                lab: lab.name().to_string(),
-                network: network.clone(),
-            });
-        }
-        keep_net = n.subnets == [spec.network.subnet];
-    }
-    for n in nets.iter().filter(|n| n.name != network) {
-        if let Some(other) = n
-            .subnets
-            .iter()
-            .find(|s| overlaps(**s, spec.network.subnet))
-        {
-            return Err(LifecycleError::SubnetOverlap {
-                lab: lab.name().to_string(),
-                subnet: spec.network.subnet,
-                network: n.name.clone(),
-                other: *other,
-            });
-        }
-    }
+    // Refuse before changing anything (checked again: the engine may have
+    // moved while the images were built).
+    let keep_net = network_conflicts(lab, &nets)?;
 
     // A different version of the lab: replace its containers (the simple,
     // honest form of "recreate what changed").
@@ -1205,6 +1229,7 @@ mod tests {
         assert!(err.to_string().contains(&format!("port {port}")));
         let calls = e.calls();
         assert!(calls.iter().all(|c| !c.starts_with("create_")), "{calls:?}");
+        assert!(e.builds().is_empty(), "refused after building an image");
     }
 
     #[tokio::test]
@@ -1222,6 +1247,7 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("`someone-else` (10.231.5.0/24)"), "{msg}");
         assert!(e.calls().iter().all(|c| !c.starts_with("create_")));
+        assert!(e.builds().is_empty(), "refused after building an image");
     }
 
     #[tokio::test]

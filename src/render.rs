@@ -60,6 +60,15 @@ impl Rendered {
     pub fn is_executable(path: &Path) -> bool {
         path.extension().is_some_and(|e| e == "sh")
     }
+
+    /// The files the lab image is built from: all but the compose file,
+    /// which says how containers run (ports, addresses), not what is in
+    /// them — so another `--port` reuses the same image.
+    pub fn image_files(&self) -> impl Iterator<Item = (&PathBuf, &String)> {
+        self.files
+            .iter()
+            .filter(|(path, _)| path.as_path() != Path::new("docker-compose.yml"))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
