@@ -16,8 +16,9 @@
 #        IDLE       idle check seconds, 0 to skip (default 60)
 #        JITTER     1 to measure the probe's jitter (default 1)
 #        HALAB      binary (default target/release/halab, rebuilt)
-#        BENCH_PORT first host port (default 18331), BENCH_SUBNET_BASE (default 24:
-#                   labs get 172.24.0.0/16, 172.25.0.0/16, …)
+#        BENCH_PORT first host port (default 18331), BENCH_SUBNET_BASE (default 200:
+#                   labs get 10.200.0.0/16, 10.201.0.0/16, …, clear of the
+#                   tests' and shipped labs' 172.x subnets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -26,7 +27,7 @@ read -r -a labs <<<"${LABS:-labs/nginx-keepalived.yaml labs/fast-failover.yaml}"
 read -r -a scenarios <<<"${SCENARIOS:-stop-master kill-master pause-master partition-master}"
 idle=${IDLE:-60}
 port=${BENCH_PORT:-18331}
-net=${BENCH_SUBNET_BASE:-24}
+net=${BENCH_SUBNET_BASE:-200}
 if [ -z "${HALAB:-}" ]; then
   cargo build --quiet --release
   HALAB=target/release/halab
@@ -49,7 +50,7 @@ echo "runs stored in $out/runs (\`halab report --all --runs-dir $out/runs\`)" >&
 
 for lab in "${labs[@]}"; do
   current="bench-fo-$(basename "$lab" .yaml)"
-  args=(--lab "$lab" --name "$current" --port "$port" --subnet "172.$net.0.0/16")
+  args=(--lab "$lab" --name "$current" --port "$port" --subnet "10.$net.0.0/16")
   port=$((port + 1))
   net=$((net + 1))
   cleanup
@@ -90,7 +91,7 @@ if [ "$idle" -gt 0 ]; then
   echo
   echo "## Idle: VRRP transitions with nobody breaking anything"
   echo
-  HALAB=$halab BENCH_SUBNET="172.$net.0.0/16" BENCH_PORT=$port \
+  HALAB=$halab BENCH_SUBNET="10.$net.0.0/16" BENCH_PORT=$port \
     bench/idle.sh labs/fast-failover.yaml "$idle" || idle_rc=$?
   [ "$idle_rc" -le 1 ] || harness "idle check failed to run"
 fi

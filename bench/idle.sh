@@ -14,7 +14,7 @@ lab=${1:-labs/fast-failover.yaml}
 duration=${2:-60}
 name=${BENCH_NAME:-halab-idle}
 port=${BENCH_PORT:-18311}
-subnet=${BENCH_SUBNET:-172.28.0.0/16}
+subnet=${BENCH_SUBNET:-10.210.0.0/16}
 halab=${HALAB:-target/release/halab}
 [ -x "$halab" ] || cargo build --quiet --release
 lab_args=(--lab "$lab" --name "$name" --port "$port" --subnet "$subnet")

@@ -15,7 +15,7 @@ shift || true
 labs=("$@")
 [ ${#labs[@]} -gt 0 ] || labs=(labs/nginx-keepalived.yaml labs/fast-failover.yaml)
 port=${BENCH_PORT:-18321}
-subnet=${BENCH_SUBNET:-172.27.0.0/16}
+subnet=${BENCH_SUBNET:-10.211.0.0/16}
 limit=${UP_TIMEOUT:-60}
 halab=${HALAB:-target/release/halab}
 [ -x "$halab" ] || cargo build --quiet --release

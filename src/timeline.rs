@@ -22,13 +22,22 @@ pub fn duration(us: Micros) -> Duration {
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     origin: std::time::Instant,
+    /// The wall clock at `origin`, to place instants the engine reports.
+    wall: std::time::SystemTime,
 }
 
 impl Clock {
     pub fn start() -> Clock {
         Clock {
             origin: std::time::Instant::now(),
+            wall: std::time::SystemTime::now(),
         }
+    }
+
+    /// A wall-clock instant (e.g. a container's exit as the engine recorded
+    /// it) on this clock; before the origin reads as 0.
+    pub fn from_wall(&self, t: std::time::SystemTime) -> Micros {
+        t.duration_since(self.wall).map(micros).unwrap_or(0)
     }
 
     pub fn now(&self) -> Micros {
@@ -98,7 +107,7 @@ pub enum VrrpState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
-    /// The fault was injected (the call that injects it returned).
+    /// The fault's injection started (stamped just before the call).
     Fault { action: String },
     /// The fault was undone.
     Heal { action: String },

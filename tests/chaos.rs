@@ -351,7 +351,7 @@ fn partition_master(lab: &Lab) {
     assert_eq!(holders, [MASTER], "VIP holders after the heal");
 }
 
-/// With fast adverts (VRRPv3, 100 ms: Master_Down ≈ 0.36 s) the backup
+/// With fast adverts (VRRPv3, 20 ms: Master_Down ≈ 60 ms) the backup
 /// claims the VIP almost as soon as the cut begins and gives it back within
 /// an advert of the heal: the dual-ownership window is the cut.
 #[test]

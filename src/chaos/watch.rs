@@ -74,22 +74,32 @@ pub async fn watch_vip(
 ) {
     send(&tx, &clock, EventKind::WatchStart { node: node.clone() });
     let mut holds: Option<bool> = None;
-    let set = |now: bool, holds: &mut Option<bool>| {
+    // `at`: when the change happened, if known better than "now".
+    let set_at = |now: bool, holds: &mut Option<bool>, at: Option<u64>| {
         if *holds != Some(now) {
             *holds = Some(now);
-            send(
-                &tx,
-                &clock,
-                EventKind::Vip {
+            let _ = tx.send(Event {
+                at: at.unwrap_or_else(|| clock.now()),
+                kind: EventKind::Vip {
                     node: node.clone(),
                     holds: now,
                 },
-            );
+            });
         }
     };
+    let set = |now: bool, holds: &mut Option<bool>| set_at(now, holds, None);
+    // When the node's monitor stream last ended: a container that died
+    // took its address with it then, not when the engine was next asked.
+    let mut ended: Option<u64> = None;
+    // Last time the container was seen running: an exit recorded before it
+    // belongs to an earlier life.
+    let mut seen_running: Option<u64> = None;
     loop {
         match state(engine.as_ref(), &container).await {
-            Ok(Some(ContainerState::Running)) => {}
+            Ok(Some(ContainerState::Running)) => {
+                ended = None;
+                seen_running = Some(clock.now());
+            }
             Ok(Some(ContainerState::Paused)) => {
                 // Frozen processes, live kernel: the address stays configured.
                 tokio::time::sleep(RETRY).await;
@@ -97,7 +107,20 @@ pub async fn watch_vip(
             }
             // Stopped, gone or unreadable: its network namespace holds nothing.
             _ => {
-                set(false, &mut holds);
+                // The engine's record of the exit beats when we noticed it
+                // (the monitor's stream ends ~0.1 s after a SIGKILL).
+                let died = match engine.finished_at(&container).await {
+                    Ok(Some(t)) => {
+                        Some(clock.from_wall(t)).filter(|d| seen_running.is_some_and(|r| *d >= r))
+                    }
+                    _ => None,
+                };
+                let seen = ended.take();
+                let at = match (died, seen) {
+                    (Some(d), Some(s)) => Some(d.min(s)),
+                    (d, s) => d.or(s),
+                };
+                set_at(false, &mut holds, at);
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
@@ -130,6 +153,7 @@ pub async fn watch_vip(
             }
         }
         // The stream ended: the container stopped, or the watcher was cut.
+        ended = Some(clock.now());
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bollard::errors::Error as BollardError;
@@ -14,9 +14,9 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    KillContainerOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
-    ListNetworksOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveImageOptionsBuilder, StopContainerOptionsBuilder,
+    InspectContainerOptions, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    ListImagesOptionsBuilder, ListNetworksOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::{container::LogOutput, Docker};
 use futures_util::{StreamExt, TryStreamExt};
@@ -698,6 +698,26 @@ impl Engine for DockerEngine {
                 image: tag.to_string(),
                 source: failure(e),
             })
+    }
+
+    async fn finished_at(&self, name: &str) -> Result<Option<SystemTime>, EngineError> {
+        let c = self
+            .docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| EngineError::Inspect {
+                container: name.to_string(),
+                source: failure(e),
+            })?;
+        let state = c.state.unwrap_or_default();
+        if state.running == Some(true) {
+            return Ok(None);
+        }
+        // "0001-01-01T00:00:00Z" for a container that never ran.
+        Ok(state
+            .finished_at
+            .and_then(|t| humantime::parse_rfc3339(&t).ok())
+            .filter(|t| *t > SystemTime::UNIX_EPOCH))
     }
 
     async fn pull_image(&self, name: &str) -> Result<(), EngineError> {

@@ -209,6 +209,8 @@ pub enum EngineError {
         command: String,
         source: Failure,
     },
+    #[error("cannot inspect container `{container}`: {source}")]
+    Inspect { container: String, source: Failure },
     #[error("cannot read the logs of container `{container}`: {source}")]
     Logs { container: String, source: Failure },
     #[error("cannot inspect image `{image}`: {source}")]
@@ -265,6 +267,7 @@ impl EngineError {
             | Remove { source, .. }
             | Exec { source, .. }
             | Logs { source, .. }
+            | Inspect { source, .. }
             | InspectImage { source, .. }
             | ImportImage { source, .. }
             | BuildImage { source, .. }
@@ -347,6 +350,13 @@ pub trait Engine: Send + Sync {
     ) -> Result<ImageInfo, EngineError>;
     async fn remove_image(&self, tag: &str, force: bool) -> Result<(), EngineError>;
     async fn pull_image(&self, name: &str) -> Result<(), EngineError>;
+
+    /// When the container's last run ended (wall clock), `None` while it
+    /// runs or when the engine does not say. A watcher uses it to time a
+    /// crash by the engine's clock rather than by when it noticed.
+    async fn finished_at(&self, _name: &str) -> Result<Option<std::time::SystemTime>, EngineError> {
+        Ok(None)
+    }
 }
 
 /// Split a stream of byte chunks into lines (a chunk may end mid-line).

@@ -278,9 +278,10 @@ pub fn default_budget(scenario: ScenarioName, spec: &LabSpec) -> Budget {
             b.switch_within = None;
             b.max_failed = Some(0);
         }
-        // A partition is a split brain by construction; judged only where the
-        // lab sets a budget.
-        ScenarioName::PartitionMaster => b.max_dual_owner = None,
+        // A partition is a split brain by construction, and a frozen master's
+        // kernel keeps (and answers ARP for) the VIP for the whole freeze:
+        // both are reported, and judged only where the lab sets a budget.
+        ScenarioName::PartitionMaster | ScenarioName::PauseMaster => b.max_dual_owner = None,
         _ => {}
     }
     b

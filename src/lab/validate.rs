@@ -645,7 +645,7 @@ fn check_proxy(c: &mut Checker, spec: &LabSpec) {
                 "{} is more than {MAX_RETRIES}; so many retries only hide a dead backend",
                 p.retries
             ),
-            format!("use at most {MAX_RETRIES} (the fast lab uses 10)"),
+            format!("use at most {MAX_RETRIES} (the fast lab uses 20)"),
         );
     }
     for (i, word) in p.retry_on.iter().enumerate() {
