@@ -185,7 +185,7 @@ pub enum StoreError {
     },
     #[error("`{}` was written by a newer halab (record format {found}, this halab reads up to {FORMAT_VERSION})\n  fix: read it with a newer halab", path.display())]
     NewerFormat { path: PathBuf, found: u32 },
-    #[error("no run `{id}` in `{}`{}\n  fix: `halab runs` lists the stored runs", dir.display(), hint.as_ref().map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default())]
+    #[error("no run `{id}` in `{}`{}\n  fix: `halab report --all --runs-dir {}` lists the stored runs", dir.display(), hint.as_ref().map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default(), dir.display())]
     NotFound {
         id: String,
         dir: PathBuf,
