@@ -171,7 +171,7 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot list runs in `{}`: {source}\n  fix: run a scenario first (`halab run`), or pass the directory that holds the runs", dir.display())]
+    #[error("cannot list runs in `{}`: {source}\n  fix: run a scenario first (`halab chaos stop-master` or `halab test`), or pass the directory that holds the runs", dir.display())]
     List {
         dir: PathBuf,
         #[source]
@@ -191,7 +191,7 @@ pub enum StoreError {
         dir: PathBuf,
         hint: Option<String>,
     },
-    #[error("no runs stored in `{}`\n  fix: run a scenario first (`halab run`)", dir.display())]
+    #[error("no runs stored in `{}`\n  fix: run a scenario first (`halab chaos stop-master` or `halab test`)", dir.display())]
     Empty { dir: PathBuf },
 }
 
