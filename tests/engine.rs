@@ -5,6 +5,8 @@
 //! a skip line. Every object is labelled with its own test lab name and
 //! removed through `lifecycle::down`, by label.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,14 +32,6 @@ async fn engine() -> Option<DockerEngine> {
             None
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn print(line: &str) {
@@ -131,7 +125,7 @@ async fn engine_adapter_round_trip() {
     assert_eq!(nets.len(), 1);
     assert_eq!(nets[0].subnets, vec![subnet]);
 
-    let port = free_port();
+    let port = common::free_port();
     let name = format!("{lab}-box");
     let spec = ContainerSpec {
         name: name.clone(),
@@ -284,7 +278,7 @@ fn seed_lab(name: &str, port: u16, subnet: &str) -> Lab {
 #[tokio::test]
 async fn seed_lab_comes_up_serves_the_master_page_and_goes_down() {
     let Some(e) = engine().await else { return };
-    let lab = seed_lab("itest-seed", free_port(), "172.29.0.0/16");
+    let lab = seed_lab("itest-seed", common::free_port(), "172.29.0.0/16");
     lifecycle::down(&e, lab.name(), true).await.unwrap();
     let rendered = halab::render::render(&lab, None).unwrap();
     let opts = UpOptions {
