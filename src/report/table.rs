@@ -1,5 +1,5 @@
-//! The terminal table: one row per run, then why each non-passing run
-//! did not pass.
+//! The terminal table: one row per run, then what each run's VRRP did
+//! against what its clients saw, and why a non-passing run did not pass.
 
 use comfy_table::{presets, Table};
 
@@ -36,6 +36,14 @@ pub fn table(runs: &[RunRecord]) -> String {
     }
     let mut out = t.to_string();
     out.push('\n');
+    for r in runs {
+        out.push_str(&format!(
+            "{} on {}: {}\n",
+            r.scenario,
+            r.lab,
+            r.verdict.metrics.story()
+        ));
+    }
     for r in runs.iter().filter(|r| r.verdict.status != Status::Pass) {
         out.push_str(&format!(
             "\n{} {} on {} ({}):\n",
