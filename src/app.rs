@@ -221,6 +221,12 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcom
             })
             .unwrap_or_default();
         println!("lab `{}` is up{after}: {}", report.lab, report.url);
+        let (r, s, k) = (&report.replaced, &report.started, &report.kept);
+        for (what, names) in [("recreated", r), ("started", s), ("kept", k)] {
+            if !names.is_empty() {
+                println!("  {what}: {}", names.join(", "));
+            }
+        }
     }
     if let Some(node) = &report.answer.node {
         let page = lab.node(node).map(|n| n.page.as_str()).unwrap_or("");

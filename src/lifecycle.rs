@@ -101,13 +101,20 @@ pub struct UpReport {
     pub already_up: bool,
     pub image: String,
     pub image_built: bool,
-    /// Content hash of the lab (image and settings), `halab.hash`.
+    /// Content hash of the lab (image and settings). Each container's
+    /// `halab.hash` is its own definition's ([`container_hash`]).
     pub hash: String,
     pub network: String,
-    /// Containers this `up` created.
+    /// Containers this `up` created (new ones and replacements).
     pub created: Vec<String>,
-    /// Containers of an older version of the lab that were replaced.
+    /// Containers whose definition changed: removed and created anew.
     pub replaced: Vec<String>,
+    /// Containers of the lab no longer in its file: removed.
+    pub removed: Vec<String>,
+    /// Unchanged containers that were stopped (or paused) and were started.
+    pub started: Vec<String>,
+    /// Unchanged, running containers left alone.
+    pub kept: Vec<String>,
     #[serde(with = "humantime_serde")]
     pub elapsed: Duration,
     /// From the containers' start to the steady state.
@@ -223,7 +230,8 @@ fn labels(lab: &Lab, role: &str, node: Option<&str>, hash: &str) -> Labels {
 }
 
 /// The lab's hash: its image's content hash and every setting that shapes
-/// its containers (addresses, ports).
+/// its containers (addresses, ports). Reported by `up`; the containers each
+/// carry their own [`container_hash`].
 pub fn lab_hash(lab: &Lab, image_hash: &str) -> String {
     let mut h = Sha256::new();
     h.update(image_hash.as_bytes());
@@ -231,8 +239,49 @@ pub fn lab_hash(lab: &Lab, image_hash: &str) -> String {
     format!("{:x}", h.finalize())
 }
 
-/// The containers `up` makes: every node, then the proxy.
-pub fn container_specs(lab: &Lab, image: &str, hash: &str) -> Vec<ContainerSpec> {
+/// The hash of one container's definition, its `halab.hash` label: `up`
+/// keeps a container whose label matches and recreates one whose does not.
+/// Labels are left out (they carry the hash, and the lab file's path is no
+/// reason to recreate anything); the image tag stands for the image's
+/// content (it carries the content hash).
+pub fn container_hash(spec: &ContainerSpec) -> String {
+    #[derive(Serialize)]
+    struct Definition<'a> {
+        name: &'a str,
+        image: &'a str,
+        env: &'a BTreeMap<String, String>,
+        network: &'a str,
+        ip: Option<Ipv4Addr>,
+        cap_add: &'a [String],
+        publish: Option<(Ipv4Addr, u16, u16)>,
+    }
+    let d = Definition {
+        name: &spec.name,
+        image: &spec.image,
+        env: &spec.env,
+        network: &spec.network,
+        ip: spec.ip,
+        cap_add: &spec.cap_add,
+        publish: spec
+            .publish
+            .map(|p| (p.host_ip, p.host_port, p.container_port)),
+    };
+    let json = serde_json::to_vec(&d).expect("a container definition serialises");
+    format!("{:x}", Sha256::digest(json))
+}
+
+/// The hash of the lab's network: its name and subnet.
+fn network_hash(name: &str, subnet: Ipv4Net) -> String {
+    format!("{:x}", Sha256::digest(format!("{name} {subnet}")))
+}
+
+/// Set on the proxy: the host port it publishes, so that `up` knows before
+/// building anything whether a taken port is held by the lab's own proxy.
+const LABEL_PORT: &str = "halab.port";
+
+/// The containers `up` makes: every node, then the proxy, each labelled
+/// with its own [`container_hash`].
+pub fn container_specs(lab: &Lab, image: &str) -> Vec<ContainerSpec> {
     let spec = lab.spec();
     let network = lab.network_name();
     let mut out: Vec<ContainerSpec> = spec
@@ -245,7 +294,7 @@ pub fn container_specs(lab: &Lab, image: &str, hash: &str) -> Vec<ContainerSpec>
                 ("HALAB_ROLE".to_string(), "node".to_string()),
                 ("HALAB_NODE".to_string(), n.name.clone()),
             ]),
-            labels: labels(lab, "node", Some(&n.name), hash),
+            labels: Labels::new(),
             network: network.clone(),
             ip: Some(n.ip),
             // keepalived adds and removes the VIP.
@@ -260,7 +309,7 @@ pub fn container_specs(lab: &Lab, image: &str, hash: &str) -> Vec<ContainerSpec>
             ("HALAB_ROLE".to_string(), "proxy".to_string()),
             ("HALAB_NODE".to_string(), spec.proxy.name.clone()),
         ]),
-        labels: labels(lab, "proxy", Some(&spec.proxy.name), hash),
+        labels: Labels::new(),
         network,
         ip: Some(lab.proxy_ip()),
         cap_add: vec![],
@@ -270,6 +319,18 @@ pub fn container_specs(lab: &Lab, image: &str, hash: &str) -> Vec<ContainerSpec>
             container_port: spec.proxy.listen,
         }),
     });
+    let members = spec
+        .nodes
+        .iter()
+        .map(|n| ("node", n.name.as_str()))
+        .chain([("proxy", spec.proxy.name.as_str())]);
+    for (s, (role, member)) in out.iter_mut().zip(members) {
+        s.labels = labels(lab, role, Some(member), &container_hash(s));
+        if let Some(p) = s.publish {
+            s.labels
+                .insert(LABEL_PORT.to_string(), p.host_port.to_string());
+        }
+    }
     out
 }
 
@@ -306,8 +367,92 @@ fn network_conflicts(lab: &Lab, nets: &[NetworkInfo]) -> Result<bool, LifecycleE
     Ok(keep_net)
 }
 
+/// What `up` does with each container of the lab, from comparing the
+/// lab's definitions with what the engine holds. Names in the lab's order
+/// (nodes, then the proxy).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Plan {
+    /// Same definition and running: left alone.
+    keep: Vec<String>,
+    /// Same definition, stopped or never started: started.
+    start: Vec<String>,
+    /// Same definition, paused: unpaused.
+    unpause: Vec<String>,
+    /// Changed definition (or off the old network): removed, created anew.
+    replace: Vec<String>,
+    /// Not there: created.
+    create: Vec<String>,
+    /// The lab's, but no longer in the lab file: removed.
+    remove: Vec<String>,
+    /// The network is (re)created: it is missing or its subnet changed.
+    network: bool,
+}
+
+impl Plan {
+    /// `keep_net`: the lab's network exists with the lab's subnet. When it
+    /// does not, every container is recreated (a container cannot move to
+    /// a new network with its address).
+    fn of(specs: &[ContainerSpec], existing: &[ContainerInfo], keep_net: bool) -> Plan {
+        use ContainerState::*;
+        let mut p = Plan {
+            network: !keep_net,
+            ..Plan::default()
+        };
+        for s in specs {
+            let name = s.name.clone();
+            let Some(c) = existing.iter().find(|c| c.name == s.name) else {
+                p.create.push(name);
+                continue;
+            };
+            if !keep_net || c.labels.get(LABEL_HASH) != s.labels.get(LABEL_HASH) {
+                p.replace.push(name);
+                continue;
+            }
+            match c.state {
+                Running | Restarting => p.keep.push(name),
+                Created | Exited => p.start.push(name),
+                Paused => p.unpause.push(name),
+                Removing | Dead | Unknown => p.replace.push(name),
+            }
+        }
+        p.remove = existing
+            .iter()
+            .filter(|c| !specs.iter().any(|s| s.name == c.name))
+            .map(|c| c.name.clone())
+            .collect();
+        p
+    }
+
+    /// Nothing to do: the lab is up as defined.
+    fn unchanged(&self) -> bool {
+        !self.network
+            && self.start.is_empty()
+            && self.unpause.is_empty()
+            && self.replace.is_empty()
+            && self.create.is_empty()
+            && self.remove.is_empty()
+    }
+}
+
+/// Whether a container of the lab holds `port`: its proxy, running or
+/// paused, published there (or from before the port label, so unknown).
+fn port_held_by_lab(existing: &[ContainerInfo], port: u16) -> bool {
+    existing.iter().any(|c| {
+        c.labels.get(LABEL_ROLE).map(String::as_str) == Some("proxy")
+            && matches!(c.state, ContainerState::Running | ContainerState::Paused)
+            && c.labels
+                .get(LABEL_PORT)
+                .map_or(true, |p| *p == port.to_string())
+    })
+}
+
 /// Bring `lab` up from `rendered`: images, network, nodes, proxy, start,
 /// then wait until the master holds the VIP and the proxy serves its page.
+///
+/// Idempotent: a container whose definition ([`container_hash`]) is
+/// unchanged is kept (started if it was stopped), a changed one is
+/// recreated, one no longer in the lab is removed. A lab that is up as
+/// defined is left alone (`already_up`).
 pub async fn up(
     engine: &dyn Engine,
     lab: &Lab,
@@ -324,11 +469,8 @@ pub async fn up(
     // by our name, another network on our subnet, a taken port (unless it
     // is this lab's own proxy holding it).
     network_conflicts(lab, &engine.list_networks(&Labels::new()).await?)?;
-    if engine
-        .list_containers(&lab_selector(lab.name()))
-        .await?
-        .is_empty()
-    {
+    let present = engine.list_containers(&lab_selector(lab.name())).await?;
+    if !port_held_by_lab(&present, spec.proxy.port) {
         if let Err(source) = port_free(spec.proxy.port, Duration::ZERO).await {
             return Err(LifecycleError::PortTaken {
                 lab: lab.name().to_string(),
@@ -362,76 +504,81 @@ pub async fn up(
         if img.built { "built" } else { "cached" }
     ));
     let hash = lab_hash(lab, &img.hash);
-    let specs = container_specs(lab, &img.tag, &hash);
+    let specs = container_specs(lab, &img.tag);
 
-    // Already up with the same content: nothing to do.
+    // Looked at again (the engine may have moved while the images were
+    // built), then compared container by container.
     let existing = engine.list_containers(&lab_selector(lab.name())).await?;
     let nets = engine.list_networks(&Labels::new()).await?;
-    let own_net = nets.iter().find(|n| n.name == network);
-    let same = !existing.is_empty()
-        && own_net.is_some()
-        && specs.iter().all(|s| {
-            existing.iter().any(|c| {
-                c.name == s.name
-                    && c.state == ContainerState::Running
-                    && c.labels.get(LABEL_HASH) == Some(&hash)
-            })
-        })
-        && existing.len() == specs.len();
-    if same {
-        let answer = fetch(spec.proxy.port, lab, Duration::from_secs(2)).await;
-        return Ok(UpReport {
-            lab: lab.name().to_string(),
-            already_up: true,
-            image: img.tag,
-            image_built: img.built,
-            hash,
-            network,
-            created: vec![],
-            replaced: vec![],
-            elapsed: started.elapsed(),
-            steady_after: None,
-            url,
-            answer,
-        });
-    }
-
-    // Refuse before changing anything (checked again: the engine may have
-    // moved while the images were built).
     let keep_net = network_conflicts(lab, &nets)?;
-
-    // A different version of the lab: replace its containers (the simple,
-    // honest form of "recreate what changed").
-    let mut replaced = Vec::new();
-    if !existing.is_empty() {
-        let step = progress.step("remove the lab's old containers");
-        for c in &existing {
-            remove_quietly(engine, &c.name).await?;
-            replaced.push(c.name.clone());
-        }
-        step.done(&replaced.join(", "));
+    let plan = Plan::of(&specs, &existing, keep_net);
+    let mut report = UpReport {
+        lab: lab.name().to_string(),
+        already_up: plan.unchanged(),
+        image: img.tag,
+        image_built: img.built,
+        hash,
+        network: network.clone(),
+        created: vec![],
+        replaced: plan.replace.clone(),
+        removed: plan.remove.clone(),
+        started: plan.start.iter().chain(&plan.unpause).cloned().collect(),
+        kept: plan.keep.clone(),
+        elapsed: Duration::ZERO,
+        steady_after: None,
+        url,
+        answer: ProxyAnswer {
+            status: None,
+            node: None,
+            body: None,
+            error: None,
+        },
+    };
+    if report.already_up {
+        report.answer = fetch(spec.proxy.port, lab, Duration::from_secs(2)).await;
+        report.elapsed = started.elapsed();
+        return Ok(report);
     }
-    if own_net.is_some() && !keep_net {
+
+    // What goes goes first: the old proxy lets go of the port, and the
+    // network can only be removed once no container is on it.
+    let old: Vec<&String> = plan.replace.iter().chain(&plan.remove).collect();
+    if !old.is_empty() {
+        let step = progress.step("remove changed containers");
+        for c in &old {
+            remove_quietly(engine, c).await?;
+        }
+        step.done(
+            &old.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    if plan.network && nets.iter().any(|n| n.name == network) {
         engine.remove_network(&network).await?;
     }
 
-    // Checked after the old proxy let go of the port (its release may lag
-    // the removal a little).
-    let grace = if replaced.is_empty() {
-        Duration::ZERO
-    } else {
-        Duration::from_secs(2)
-    };
-    if let Err(source) = port_free(spec.proxy.port, grace).await {
-        return Err(LifecycleError::PortTaken {
-            lab: lab.name().to_string(),
-            port: spec.proxy.port,
-            source,
-        });
+    let proxy = lab.container_name(&spec.proxy.name);
+    let new_proxy = plan.create.contains(&proxy) || plan.replace.contains(&proxy);
+    if new_proxy {
+        // The old proxy's release of the port may lag its removal a little.
+        let grace = if plan.replace.contains(&proxy) {
+            Duration::from_secs(2)
+        } else {
+            Duration::ZERO
+        };
+        if let Err(source) = port_free(spec.proxy.port, grace).await {
+            return Err(LifecycleError::PortTaken {
+                lab: lab.name().to_string(),
+                port: spec.proxy.port,
+                source,
+            });
+        }
     }
 
     let mut made = Made::default();
-    let result = create_and_start(engine, lab, &specs, &hash, keep_net, &progress, &mut made).await;
+    let result = create_and_start(engine, lab, &specs, &plan, &progress, &mut made).await;
     if let Err((step, e)) = result {
         let cleanup = made.undo(engine, &network).await;
         return Err(LifecycleError::PartFailed {
@@ -440,31 +587,22 @@ pub async fn up(
             cleanup,
         });
     }
+    report.created = made.containers;
     let containers_started = Instant::now();
 
     let step = progress.step(format!(
-        "steady state: {} holds {}, {url} serves its page",
+        "steady state: {} holds {}, {} serves its page",
         lab.master().name,
-        lab.vip_addr()
+        lab.vip_addr(),
+        report.url
     ));
     match wait_steady(engine, lab, opts.timeout).await {
         Ok(answer) => {
-            let steady_after = containers_started.elapsed();
+            report.steady_after = Some(containers_started.elapsed());
             step.done("");
-            Ok(UpReport {
-                lab: lab.name().to_string(),
-                already_up: false,
-                image: img.tag,
-                image_built: img.built,
-                hash,
-                network,
-                created: made.containers,
-                replaced,
-                elapsed: started.elapsed(),
-                steady_after: Some(steady_after),
-                url,
-                answer,
-            })
+            report.answer = answer;
+            report.elapsed = started.elapsed();
+            Ok(report)
         }
         Err(e) => {
             step.fail();
@@ -526,21 +664,27 @@ impl Made {
     }
 }
 
+/// Carry out `plan` after its removals: the network, the new containers,
+/// then start (or unpause) in the lab's order.
 async fn create_and_start(
     engine: &dyn Engine,
     lab: &Lab,
     specs: &[ContainerSpec],
-    hash: &str,
-    keep_net: bool,
+    plan: &Plan,
     progress: &Progress,
     made: &mut Made,
 ) -> Result<(), (String, LifecycleError)> {
     let spec = lab.spec();
     let network = lab.network_name();
-    if !keep_net {
+    if plan.network {
         let title = format!("network {network} ({})", spec.network.subnet);
         let step = progress.step(title.clone());
-        let labels = labels(lab, "network", None, hash);
+        let labels = labels(
+            lab,
+            "network",
+            None,
+            &network_hash(&network, spec.network.subnet),
+        );
         if let Err(e) = engine
             .create_network(&network, spec.network.subnet, &labels)
             .await
@@ -551,7 +695,8 @@ async fn create_and_start(
         made.network = true;
         step.done("");
     }
-    for s in specs {
+    let new = |s: &&ContainerSpec| plan.create.contains(&s.name) || plan.replace.contains(&s.name);
+    for s in specs.iter().filter(new) {
         let title = match s.ip {
             Some(ip) => format!("container {} ({ip})", s.name),
             None => format!("container {}", s.name),
@@ -567,7 +712,14 @@ async fn create_and_start(
     // Nodes first: the proxy's first health checks then find the VIP.
     let step = progress.step("start");
     for s in specs {
-        if let Err(e) = engine.start(&s.name).await {
+        let result = if plan.unpause.contains(&s.name) {
+            engine.unpause(&s.name).await
+        } else if made.containers.contains(&s.name) || plan.start.contains(&s.name) {
+            engine.start(&s.name).await
+        } else {
+            continue;
+        };
+        if let Err(e) = result {
             step.fail();
             return Err((format!("start {}", s.name), e.into()));
         }
@@ -1036,11 +1188,16 @@ mod tests {
     }
 
     fn lab_on(port: u16) -> Lab {
+        edited_lab(port, "10.231.0.0/16", |t| t)
+    }
+
+    /// The seed lab with its file edited by `edit`, on `port` and `subnet`.
+    fn edited_lab(port: u16, subnet: &str, edit: impl Fn(String) -> String) -> Lab {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/nginx-keepalived.yaml");
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = edit(std::fs::read_to_string(&path).unwrap());
         let o = Overrides {
             port: Some(port),
-            subnet: Some("10.231.0.0/16".parse().unwrap()),
+            subnet: Some(subnet.parse().unwrap()),
             ..Default::default()
         };
         Lab::from_yaml_with(&text, &path, &o).unwrap()
@@ -1082,17 +1239,7 @@ mod tests {
     fn healthy_engine(lab: &Lab) -> Arc<FakeEngine> {
         let e = Arc::new(FakeEngine::new());
         e.add_image(DEFAULT_BASE_IMAGE, Labels::new());
-        let master = lab.container_name(&lab.master().name);
-        let vip = lab.vip_addr();
-        e.set_exec(move |c, argv| ExecOutput {
-            exit_code: 0,
-            stdout: if c == master && argv[0] == "ip" {
-                format!("2: eth0    inet {vip}/24 scope global eth0\n")
-            } else {
-                String::new()
-            },
-            stderr: String::new(),
-        });
+        vip_on_master(&e, lab);
         let proxy = lab.container_name(&lab.spec().proxy.name);
         let page = format!("<div>{}</div>", lab.master().page);
         // The port is held while the proxy container exists, as Docker does.
@@ -1114,6 +1261,21 @@ mod tests {
             }
         });
         e
+    }
+
+    /// `ip addr` in `lab`'s master lists the VIP.
+    fn vip_on_master(e: &FakeEngine, lab: &Lab) {
+        let master = lab.container_name(&lab.master().name);
+        let vip = lab.vip_addr();
+        e.set_exec(move |c, argv| ExecOutput {
+            exit_code: 0,
+            stdout: if c == master && argv[0] == "ip" {
+                format!("2: eth0    inet {vip}/24 scope global eth0\n")
+            } else {
+                String::new()
+            },
+            stderr: String::new(),
+        });
     }
 
     fn quick() -> UpOptions {
@@ -1164,9 +1326,16 @@ mod tests {
         assert_eq!(master.spec.env["HALAB_NODE"], "nginx_master");
         assert_eq!(master.spec.labels[LABEL_LAB], "nginx-keepalived");
         assert_eq!(master.spec.labels[LABEL_NODE], "nginx_master");
-        assert_eq!(master.spec.labels[LABEL_HASH], r.hash);
+        assert_eq!(master.spec.labels[LABEL_HASH], container_hash(&master.spec));
         let proxy = e.container("nginx-keepalived-proxy").unwrap();
         assert_eq!(proxy.spec.env["HALAB_ROLE"], "proxy");
+        assert_eq!(proxy.spec.labels[LABEL_PORT], port.to_string());
+        assert_ne!(
+            proxy.spec.labels[LABEL_HASH],
+            master.spec.labels[LABEL_HASH]
+        );
+        assert_eq!(r.created.len(), 3);
+        assert!(r.kept.is_empty() && r.replaced.is_empty());
         assert_eq!(
             proxy.spec.publish,
             Some(PublishedPort {
@@ -1186,20 +1355,174 @@ mod tests {
         let r = up(e.as_ref(), &lab, &rendered(), &quick()).await.unwrap();
         assert!(r.already_up);
         assert!(creating(&e.calls()).is_empty(), "{:?}", e.calls());
+        assert_eq!(r.kept, members());
+        assert!(r.created.is_empty() && r.replaced.is_empty() && r.started.is_empty());
+        assert_eq!(r.answer.node.as_deref(), Some("nginx_master"));
+    }
+
+    /// The seed lab's containers in the lab's order.
+    fn members() -> Vec<String> {
+        ["nginx_master", "nginx_slave", "proxy"]
+            .map(|m| format!("nginx-keepalived-{m}"))
+            .to_vec()
     }
 
     #[tokio::test]
-    async fn a_changed_lab_replaces_its_containers_and_keeps_the_network() {
+    async fn a_new_port_recreates_only_the_proxy() {
+        let (old_port, new_port) = (free_port(), free_port());
+        let e = healthy_engine(&lab_on(old_port));
+        up(e.as_ref(), &lab_on(old_port), &rendered(), &quick())
+            .await
+            .unwrap();
+        let image = e.container("nginx-keepalived-proxy").unwrap().spec.image;
+        e.clear_calls();
+        let r = up(e.as_ref(), &lab_on(new_port), &rendered(), &quick())
+            .await
+            .unwrap();
+        assert!(!r.already_up);
+        assert_eq!(
+            creating(&e.calls()),
+            vec![
+                "remove nginx-keepalived-proxy",
+                "create_container nginx-keepalived-proxy",
+                "start nginx-keepalived-proxy",
+            ]
+        );
+        assert_eq!(r.replaced, vec!["nginx-keepalived-proxy"]);
+        assert_eq!(r.created, vec!["nginx-keepalived-proxy"]);
+        assert_eq!(r.kept, members()[..2].to_vec());
+        assert_eq!(r.image, image, "the port is not part of the image");
+        let proxy = e.container("nginx-keepalived-proxy").unwrap();
+        assert_eq!(proxy.spec.publish.unwrap().host_port, new_port);
+        assert_eq!(r.answer.node.as_deref(), Some("nginx_master"));
+        assert!(std::net::TcpListener::bind(("127.0.0.1", old_port)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_taken_new_port_is_refused_and_the_running_lab_left_alone() {
+        let port = free_port();
+        let e = healthy_engine(&lab_on(port));
+        up(e.as_ref(), &lab_on(port), &rendered(), &quick())
+            .await
+            .unwrap();
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken = holder.local_addr().unwrap().port();
+        e.clear_calls();
+        let err = up(e.as_ref(), &lab_on(taken), &rendered(), &quick())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LifecycleError::PortTaken { .. }), "{err}");
+        assert!(creating(&e.calls()).is_empty(), "{:?}", e.calls());
+        assert!(e.container("nginx-keepalived-proxy").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_stopped_or_paused_member_is_started_not_recreated() {
         let lab = lab_on(free_port());
         let e = healthy_engine(&lab);
         up(e.as_ref(), &lab, &rendered(), &quick()).await.unwrap();
+        // As a scenario run with --no-heal leaves them.
+        e.stop("nginx-keepalived-nginx_master", Duration::ZERO)
+            .await
+            .unwrap();
+        e.pause("nginx-keepalived-nginx_slave").await.unwrap();
         e.clear_calls();
-        let mut changed = rendered();
-        changed
-            .files
-            .insert(PathBuf::from("entrypoint.sh"), "#!/bin/sh\n".into());
-        let r = up(e.as_ref(), &lab, &changed, &quick()).await.unwrap();
-        assert_eq!(r.replaced.len(), 3);
+        let r = up(e.as_ref(), &lab, &rendered(), &quick()).await.unwrap();
+        assert!(!r.already_up);
+        let calls = e.calls();
+        assert_eq!(
+            creating(&calls),
+            vec!["start nginx-keepalived-nginx_master"],
+            "{calls:?}"
+        );
+        assert!(calls.contains(&"unpause nginx-keepalived-nginx_slave".to_string()));
+        assert_eq!(r.started, members()[..2].to_vec());
+        assert_eq!(r.kept, vec!["nginx-keepalived-proxy"]);
+        assert!(r.created.is_empty() && r.replaced.is_empty());
+        for m in members() {
+            assert_eq!(e.container(&m).unwrap().state, ContainerState::Running);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_node_removed_from_the_file_loses_its_container() {
+        let port = free_port();
+        let three = edited_lab(port, "10.231.0.0/16", |t| {
+            t.replace(
+                "proxy:\n",
+                "  - name: nginx_extra\n    ip: 172.20.128.5\n    state: BACKUP\n    priority: 50\n    page: 三号\nproxy:\n",
+            )
+        });
+        let e = healthy_engine(&three);
+        up(e.as_ref(), &three, &rendered(), &quick()).await.unwrap();
+        assert!(e.container("nginx-keepalived-nginx_extra").is_some());
+        e.clear_calls();
+        // The same image (rendered files held fixed): only the node count moved.
+        let r = up(e.as_ref(), &lab_on(port), &rendered(), &quick())
+            .await
+            .unwrap();
+        assert_eq!(
+            creating(&e.calls()),
+            vec!["remove nginx-keepalived-nginx_extra"]
+        );
+        assert_eq!(r.removed, vec!["nginx-keepalived-nginx_extra"]);
+        assert_eq!(r.kept, members());
+        assert!(e.container("nginx-keepalived-nginx_extra").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_new_subnet_recreates_the_network_and_every_member() {
+        let port = free_port();
+        let e = healthy_engine(&lab_on(port));
+        up(e.as_ref(), &lab_on(port), &rendered(), &quick())
+            .await
+            .unwrap();
+        e.clear_calls();
+        let moved = edited_lab(port, "10.232.0.0/16", |t| t);
+        vip_on_master(&e, &moved);
+        let r = up(e.as_ref(), &moved, &rendered(), &quick()).await.unwrap();
+        let calls = e.calls();
+        let creating = creating(&calls);
+        // Containers leave the old network before it goes.
+        assert_eq!(
+            creating[..5],
+            [
+                "remove nginx-keepalived-nginx_master",
+                "remove nginx-keepalived-nginx_slave",
+                "remove nginx-keepalived-proxy",
+                "remove_network nginx-keepalived-static-network",
+                "create_network nginx-keepalived-static-network",
+            ]
+        );
+        assert_eq!(r.replaced, members());
+        assert_eq!(r.created, members());
+        assert_eq!(
+            e.container("nginx-keepalived-nginx_master")
+                .unwrap()
+                .spec
+                .ip,
+            Some("10.232.128.2".parse().unwrap())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_changed_page_recreates_every_member_and_keeps_the_network() {
+        let port = free_port();
+        let lab = lab_on(port);
+        let e = healthy_engine(&lab);
+        let before = crate::render::render(&lab, None).unwrap();
+        up(e.as_ref(), &lab, &before, &quick()).await.unwrap();
+        e.clear_calls();
+        // The backup's page: the master's stays, so the fake proxy's answer
+        // still fits; the image changes all the same.
+        let changed = edited_lab(port, "10.231.0.0/16", |t| {
+            t.replace("page: 从机", "page: 备机")
+        });
+        let after = crate::render::render(&changed, None).unwrap();
+        let r = up(e.as_ref(), &changed, &after, &quick()).await.unwrap();
+        assert_eq!(r.replaced, members());
+        assert_eq!(r.created, members());
+        assert!(r.kept.is_empty());
         let calls = e.calls();
         let creating = creating(&calls);
         assert!(
@@ -1315,7 +1638,7 @@ mod tests {
             "10.99.0.0/24".parse().unwrap(),
             lab_selector("other"),
         );
-        let mut other = container_specs(&lab, DEFAULT_BASE_IMAGE, "h")[0].clone();
+        let mut other = container_specs(&lab, DEFAULT_BASE_IMAGE)[0].clone();
         other.name = "not-ours".into();
         other.network = "other-net".into();
         other.labels = lab_selector("other");
