@@ -37,7 +37,8 @@ mkdir -p "$out/runs"
 errors=0
 current=""
 
-cleanup() { [ -z "$current" ] || "$halab" down -q --name "$current" >/dev/null 2>&1 || true; }
+# Images too: a bench leaves nothing behind.
+cleanup() { [ -z "$current" ] || "$halab" down -q --images --name "$current" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 harness() {
   echo "failover.sh: $*" >&2

@@ -23,7 +23,7 @@ die() {
   echo "idle.sh: $*" >&2
   exit 2
 }
-cleanup() { "$halab" down -q --name "$name" >/dev/null 2>&1 || true; }
+cleanup() { "$halab" down -q --images --name "$name" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 transitions() {

@@ -83,6 +83,8 @@ for lab in "${labs[@]}"; do
     compose_t+=("$(since "$t0")")
     down
   done
+  # Warm images served the timed runs; the bench leaves none behind.
+  "$halab" down -q --images --name "$name" >/dev/null 2>&1 || true
   for how in halab compose; do
     if [ $how = halab ]; then
       times=("${halab_t[@]}") label='`halab up`'
