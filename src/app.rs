@@ -44,10 +44,6 @@ impl Outcome {
 
     /// The worse of two outcomes (a harness failure outranks a miss).
     fn and(self, other: Outcome) -> Outcome {
-        self.max_by_code(other)
-    }
-
-    fn max_by_code(self, other: Outcome) -> Outcome {
         if other.code() > self.code() {
             other
         } else {
