@@ -12,7 +12,7 @@
 #
 # Usage: bench/failover.sh [RUNS] [OUT]   (default 5, .halab/bench/<UTC time>)
 # Env:   LABS       lab files   (default labs/nginx-keepalived.yaml labs/fast-failover.yaml)
-#        SCENARIOS  scenarios   (default stop-master kill-master pause-master partition-master)
+#        SCENARIOS  scenarios   (default: all eight)
 #        IDLE       idle check seconds, 0 to skip (default 60)
 #        JITTER     1 to measure the probe's jitter (default 1)
 #        HALAB      binary (default target/release/halab, rebuilt)
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-5}
 out=${2:-.halab/bench/$(date -u +%Y%m%dT%H%M%SZ)}
 read -r -a labs <<<"${LABS:-labs/nginx-keepalived.yaml labs/fast-failover.yaml}"
-read -r -a scenarios <<<"${SCENARIOS:-stop-master kill-master pause-master partition-master}"
+read -r -a scenarios <<<"${SCENARIOS:-stop-master kill-master pause-master partition-master kill-nginx kill-keepalived stop-backup failback}"
 idle=${IDLE:-60}
 port=${BENCH_PORT:-18331}
 net=${BENCH_SUBNET_BASE:-200}
