@@ -14,32 +14,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{
-    engine_or_skip, free_port, get, labelled_containers, labelled_networks, run_in, wait_for_page,
-    Lab,
+    container_ids, engine_or_skip, free_port, get, labelled_containers, labelled_networks, run_in,
+    wait_for_page, Lab,
 };
-
-/// IDs of the lab's containers, sorted: equal before and after a no-op.
-fn container_ids(lab: &str) -> Vec<String> {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--no-trunc",
-            "--filter",
-            &format!("label=halab.lab={lab}"),
-            "--format",
-            "{{.ID}}",
-        ])
-        .output()
-        .unwrap();
-    let mut ids: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    ids.sort();
-    ids
-}
 
 fn assert_serves_master(lab: &Lab) {
     let (status, body) = get(lab.port, Duration::from_secs(3))

@@ -4,32 +4,8 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
-
-/// name → container id of the lab's containers (any state).
-fn ids(lab: &str) -> BTreeMap<String, String> {
-    let out = Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--no-trunc",
-            "--filter",
-            &format!("label=halab.lab={lab}"),
-            "--format",
-            "{{.Names}} {{.ID}}",
-        ])
-        .output()
-        .expect("docker CLI runs");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(n, id)| (n.to_string(), id.to_string()))
-        .collect()
-}
 
 #[test]
 fn up_keeps_what_is_unchanged_and_recreates_only_what_changed() {
@@ -43,12 +19,16 @@ fn up_keeps_what_is_unchanged_and_recreates_only_what_changed() {
         "itest-recreate-proxy",
     );
     lab.up();
-    let first = ids(&lab.name);
+    let first = common::container_ids(&lab.name);
     assert_eq!(first.len(), 3, "{first:?}");
 
     let out = lab.up();
     assert!(out.stdout.contains("is already up"), "{}", out.all());
-    assert_eq!(ids(&lab.name), first, "an unchanged lab was touched");
+    assert_eq!(
+        common::container_ids(&lab.name),
+        first,
+        "an unchanged lab was touched"
+    );
 
     // A new port: the image is the same, only the proxy publishes elsewhere.
     let old_port = lab.port;
@@ -60,7 +40,7 @@ fn up_keeps_what_is_unchanged_and_recreates_only_what_changed() {
         "{}",
         out.all()
     );
-    let second = ids(&lab.name);
+    let second = common::container_ids(&lab.name);
     assert_eq!(second[master], first[master]);
     assert_eq!(second[slave], first[slave]);
     assert_ne!(second[proxy], first[proxy]);
@@ -83,7 +63,7 @@ fn up_keeps_what_is_unchanged_and_recreates_only_what_changed() {
         "{}",
         out.all()
     );
-    assert_eq!(ids(&lab.name), second);
+    assert_eq!(common::container_ids(&lab.name), second);
     let s = lab.status();
     assert_eq!(s["nodes"][0]["holds_vip"], true, "{s}");
 }

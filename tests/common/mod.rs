@@ -191,6 +191,30 @@ impl Drop for Lab {
     }
 }
 
+/// name → full container id of every container labelled
+/// `halab.lab=<lab>` (any state): equal before and after a no-op `up`.
+pub fn container_ids(lab: &str) -> std::collections::BTreeMap<String, String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &format!("label=halab.lab={lab}"),
+            "--format",
+            "{{.Names}} {{.ID}}",
+        ])
+        .output()
+        .expect("docker CLI runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, id)| (n.to_string(), id.to_string()))
+        .collect()
+}
+
 /// Names of the engine's containers labelled `halab.lab=<lab>` (any state).
 pub fn labelled_containers(lab: &str) -> Vec<String> {
     docker_names(&[
