@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::engine::{ContainerState, Engine, EngineError, Labels};
+use crate::engine::{ContainerState, Engine, EngineError, RunState};
 use crate::timeline::{Clock, Event, EventKind, VrrpState};
 
 /// Longest a watcher process may live inside a node, so one left behind by
@@ -51,8 +51,7 @@ pub fn vrrp_state(line: &str) -> Option<VrrpState> {
 
 /// The state of container `name`, `None` when it does not exist.
 pub async fn state(engine: &dyn Engine, name: &str) -> Result<Option<ContainerState>, EngineError> {
-    let all = engine.list_containers(&Labels::new()).await?;
-    Ok(all.into_iter().find(|c| c.name == name).map(|c| c.state))
+    Ok(engine.run_state(name).await?.map(|r| r.state))
 }
 
 fn send(tx: &UnboundedSender<Event>, clock: &Clock, kind: EventKind) {
@@ -95,7 +94,8 @@ pub async fn watch_vip(
     // belongs to an earlier life.
     let mut seen_running: Option<u64> = None;
     loop {
-        match state(engine.as_ref(), &container).await {
+        let run = engine.run_state(&container).await;
+        match run.as_ref().map(|r| r.map(|r| r.state)) {
             Ok(Some(ContainerState::Running)) => {
                 ended = None;
                 seen_running = Some(clock.now());
@@ -109,9 +109,12 @@ pub async fn watch_vip(
             _ => {
                 // The engine's record of the exit beats when we noticed it
                 // (the monitor's stream ends ~0.1 s after a SIGKILL).
-                let died = match engine.finished_at(&container).await {
-                    Ok(Some(t)) => {
-                        Some(clock.from_wall(t)).filter(|d| seen_running.is_some_and(|r| *d >= r))
+                let died = match &run {
+                    Ok(Some(RunState {
+                        finished_at: Some(t),
+                        ..
+                    })) => {
+                        Some(clock.from_wall(*t)).filter(|d| seen_running.is_some_and(|r| *d >= r))
                     }
                     _ => None,
                 };

@@ -24,7 +24,7 @@ use ipnet::Ipv4Net;
 
 use super::{
     BuildOutput, ContainerInfo, ContainerSpec, ContainerState, Engine, EngineError, ExecOutput,
-    Failure, ImageInfo, Labels, LineStream, NetworkInfo,
+    Failure, ImageInfo, Labels, LineStream, NetworkInfo, RunState,
 };
 
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -700,24 +700,43 @@ impl Engine for DockerEngine {
             })
     }
 
-    async fn finished_at(&self, name: &str) -> Result<Option<SystemTime>, EngineError> {
-        let c = self
+    async fn run_state(&self, name: &str) -> Result<Option<RunState>, EngineError> {
+        use bollard::models::ContainerStateStatusEnum as S;
+        let c = match self
             .docker
             .inspect_container(name, None::<InspectContainerOptions>)
             .await
-            .map_err(|e| EngineError::Inspect {
-                container: name.to_string(),
-                source: failure(e),
-            })?;
-        let state = c.state.unwrap_or_default();
-        if state.running == Some(true) {
-            return Ok(None);
-        }
+        {
+            Ok(c) => c,
+            Err(e) => {
+                let err = EngineError::Inspect {
+                    container: name.to_string(),
+                    source: failure(e),
+                };
+                return if err.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        let s = c.state.unwrap_or_default();
+        let state = match s.status {
+            Some(S::CREATED) => ContainerState::Created,
+            Some(S::RUNNING) => ContainerState::Running,
+            Some(S::PAUSED) => ContainerState::Paused,
+            Some(S::RESTARTING) => ContainerState::Restarting,
+            Some(S::EXITED) => ContainerState::Exited,
+            Some(S::REMOVING) => ContainerState::Removing,
+            Some(S::DEAD) => ContainerState::Dead,
+            _ => ContainerState::Unknown,
+        };
         // "0001-01-01T00:00:00Z" for a container that never ran.
-        Ok(state
+        let finished_at = s
             .finished_at
             .and_then(|t| humantime::parse_rfc3339(&t).ok())
-            .filter(|t| *t > SystemTime::UNIX_EPOCH))
+            .filter(|t| *t > SystemTime::UNIX_EPOCH && s.running != Some(true));
+        Ok(Some(RunState { state, finished_at }))
     }
 
     async fn pull_image(&self, name: &str) -> Result<(), EngineError> {

@@ -16,7 +16,7 @@ use ipnet::Ipv4Net;
 
 use super::{
     BuildOutput, ContainerInfo, ContainerSpec, ContainerState, Engine, EngineError, ExecOutput,
-    Failure, ImageInfo, Labels, LineStream, NetworkInfo,
+    Failure, ImageInfo, Labels, LineStream, NetworkInfo, RunState,
 };
 
 /// What `exec` answers: (container name, argv) → output.
@@ -519,6 +519,12 @@ impl Engine for FakeEngine {
             image: name.to_string(),
             source: Failure::new(Some(500), "no registry is reachable (fake engine)"),
         })
+    }
+    async fn run_state(&self, name: &str) -> Result<Option<RunState>, EngineError> {
+        Ok(self.container(name).map(|c| RunState {
+            state: c.state,
+            finished_at: None,
+        }))
     }
 }
 

@@ -351,12 +351,19 @@ pub trait Engine: Send + Sync {
     async fn remove_image(&self, tag: &str, force: bool) -> Result<(), EngineError>;
     async fn pull_image(&self, name: &str) -> Result<(), EngineError>;
 
-    /// When the container's last run ended (wall clock), `None` while it
-    /// runs or when the engine does not say. A watcher uses it to time a
-    /// crash by the engine's clock rather than by when it noticed.
-    async fn finished_at(&self, _name: &str) -> Result<Option<std::time::SystemTime>, EngineError> {
-        Ok(None)
-    }
+    /// One container's state, `None` when it does not exist (one inspect,
+    /// not a listing: watchers ask often).
+    async fn run_state(&self, name: &str) -> Result<Option<RunState>, EngineError>;
+}
+
+/// What one inspect says of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunState {
+    pub state: ContainerState,
+    /// When its last run ended (the engine's wall clock); `None` while it
+    /// runs or when it never ran. Lets a watcher time a crash by the
+    /// engine's record rather than by when it noticed.
+    pub finished_at: Option<std::time::SystemTime>,
 }
 
 /// Split a stream of byte chunks into lines (a chunk may end mid-line).
