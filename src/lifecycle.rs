@@ -992,7 +992,6 @@ pub struct LabStatus {
     pub network: String,
     pub subnet: Ipv4Net,
     pub vip: Ipv4Net,
-    pub hash: Option<String>,
     pub nodes: Vec<NodeStatus>,
     pub proxy: ProxyStatus,
     pub url: String,
@@ -1055,9 +1054,6 @@ pub async fn status(engine: &dyn Engine, lab: &Lab) -> Result<LabStatus, Lifecyc
         network: lab.network_name(),
         subnet: lab.spec().network.subnet,
         vip: lab.spec().vip,
-        hash: containers
-            .iter()
-            .find_map(|c| c.labels.get(LABEL_HASH).cloned()),
         nodes,
         proxy,
         url: format!("http://127.0.0.1:{}/", p.port),
