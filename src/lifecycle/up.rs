@@ -285,63 +285,35 @@ async fn carry_out(
             .map_err(|e| (format!("container {proxy}"), e))?;
     }
 
-    // Every node is made and started at the same time as the others; the
-    // proxy is made beside them and started last, so that its first health
-    // checks find the nodes running.
-    let (nodes, proxies): (Vec<&ContainerSpec>, Vec<&ContainerSpec>) =
-        specs.iter().partition(|s| s.name != proxy);
-    let (nodes_done, proxies_made) = tokio::join!(
-        join_all(
-            nodes
-                .iter()
-                .map(|s| bring_up(engine, s, plan, progress, true))
-        ),
-        join_all(
-            proxies
-                .iter()
-                .map(|s| bring_up(engine, s, plan, progress, false))
-        ),
-    );
+    // Every member is made and started at the same time as the others, as
+    // docker-compose does. Starting the proxy after the nodes bought
+    // nothing: the VIP appears only once keepalived has elected a master,
+    // whenever the containers started.
+    let done = join_all(specs.iter().map(|s| bring_up(engine, s, plan, progress))).await;
     let mut first_failure = None;
-    let mut to_start = Vec::new();
-    for (s, (created, result)) in nodes
-        .iter()
-        .zip(nodes_done)
-        .chain(proxies.iter().zip(proxies_made))
-    {
+    for (s, (created, result)) in specs.iter().zip(done) {
         if created {
             made.containers.push(s.name.clone());
         }
-        match result {
-            Ok(Some(step)) => to_start.push((s, step)),
-            Ok(None) => {}
-            Err(f) => {
-                first_failure.get_or_insert(f);
-            }
+        if let Err(f) = result {
+            first_failure.get_or_insert(f);
         }
     }
-    if let Some(f) = first_failure {
-        return Err(f);
-    }
-    for (s, step) in to_start {
-        start(engine, s, plan, step).await?;
-    }
-    Ok(())
+    first_failure.map_or(Ok(()), Err)
 }
 
-/// Make `s` when the plan says so, and start it now (`start_now`) or hand
-/// its step back to be started later. (Whether it was created, what
-/// became of it.)
+/// Make `s` when the plan says so, then start (or unpause) it. (Whether it
+/// was created, and whether all went well.)
 async fn bring_up(
     engine: &dyn Engine,
     s: &ContainerSpec,
     plan: &UpPlan,
     progress: &Progress,
-    start_now: bool,
-) -> (bool, Result<Option<Step>, Failed>) {
+) -> (bool, Result<(), Failed>) {
     let creates = plan.makes(&s.name);
-    if !creates && !plan.start.contains(&s.name) && !plan.unpause.contains(&s.name) {
-        return (false, Ok(None));
+    let unpause = plan.unpause.contains(&s.name);
+    if !creates && !unpause && !plan.start.contains(&s.name) {
+        return (false, Ok(()));
     }
     let title = match s.ip {
         Some(ip) => format!("container {} ({ip})", s.name),
@@ -354,28 +326,16 @@ async fn bring_up(
             return (false, Err((title, e.into())));
         }
     }
-    if !start_now {
-        return (creates, Ok(Some(step)));
-    }
-    (creates, start(engine, s, plan, step).await.map(|()| None))
-}
-
-/// Start (or unpause) `s` and end its step.
-async fn start(
-    engine: &dyn Engine,
-    s: &ContainerSpec,
-    plan: &UpPlan,
-    step: Step,
-) -> Result<(), Failed> {
-    let (verb, result) = match plan.unpause.contains(&s.name) {
+    let (verb, result) = match unpause {
         true => ("unpaused", engine.unpause(&s.name).await),
         false => ("started", engine.start(&s.name).await),
     };
-    let note = match plan.makes(&s.name) {
+    let note = match creates {
         true => format!("created, {verb}"),
         false => verb.to_string(),
     };
-    finish(step, result, |_| note).map_err(|e| (format!("start {}", s.name), e))
+    let result = finish(step, result, |_| note).map_err(|e| (format!("start {}", s.name), e));
+    (creates, result)
 }
 
 pub(super) async fn remove_quietly(engine: &dyn Engine, name: &str) -> Result<(), EngineError> {
@@ -482,8 +442,7 @@ mod tests {
         assert_eq!(r.answer.node.as_deref(), Some("nginx_master"));
         let tag = r.image.clone();
         // The fake engine answers at once, so the concurrent steps come out
-        // in the order they were begun: each node made then started, the
-        // proxy made beside them and started last.
+        // in the order they were begun: each member made, then started.
         assert_eq!(
             creating(&e.calls()),
             vec![
