@@ -719,6 +719,69 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_start_takes_back_every_container_made_beside_it() {
+        let lab = lab_on(free_port());
+        let e = healthy_engine(&lab);
+        e.fail(
+            "start nginx-keepalived-nginx_slave",
+            "OCI runtime create failed",
+        );
+        let err = up(e.as_ref(), &lab, &rendered(), &quick())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "start nginx-keepalived-nginx_slave failed: cannot start container `nginx-keepalived-nginx_slave`: OCI runtime create failed\n  removed what this `up` had created: nginx-keepalived-nginx_master, nginx-keepalived-nginx_slave, nginx-keepalived-proxy, nginx-keepalived-static-network"
+        );
+        for m in members() {
+            assert!(e.container(&m).is_none(), "{m} left behind");
+        }
+        assert!(e.network_names().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failure_removes_only_what_this_up_made_not_what_it_kept() {
+        let (old_port, new_port) = (free_port(), free_port());
+        let e = healthy_engine(&lab_on(old_port));
+        up(e.as_ref(), &lab_on(old_port), &rendered(), &quick())
+            .await
+            .unwrap();
+        // A new port replaces the proxy only; its start fails.
+        e.fail("start nginx-keepalived-proxy", "port is already allocated");
+        let err = up(e.as_ref(), &lab_on(new_port), &rendered(), &quick())
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.ends_with("removed what this `up` had created: nginx-keepalived-proxy"),
+            "{msg}"
+        );
+        assert!(e.container("nginx-keepalived-proxy").is_none());
+        for kept in &members()[..2] {
+            assert_eq!(e.container(kept).unwrap().state, ContainerState::Running);
+        }
+        assert_eq!(e.network_names(), vec!["nginx-keepalived-static-network"]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_image_build_leaves_no_network_behind() {
+        let lab = lab_on(free_port());
+        let e = healthy_engine(&lab);
+        e.fail("build_image", "no space left on device");
+        let err = up(e.as_ref(), &lab, &rendered(), &quick())
+            .await
+            .unwrap_err();
+        // The network was made beside the image: taken back, and the
+        // image's error is the whole story.
+        assert!(matches!(err, LifecycleError::Image(_)), "{err:?}");
+        assert!(e
+            .calls()
+            .contains(&"create_network nginx-keepalived-static-network".to_string()));
+        assert!(e.network_names().is_empty());
+        assert!(e.container("nginx-keepalived-nginx_master").is_none());
+    }
+
+    #[tokio::test]
     async fn a_lab_that_never_settles_is_diagnosed_from_keepalived_logs() {
         let lab = lab_on(free_port());
         let e = healthy_engine(&lab);
