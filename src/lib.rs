@@ -3,6 +3,8 @@
 //! Data flows one way: `lab` (a validated lab file) → `render` (files) →
 //! `engine` (Docker) → `timeline` (what the probe and watchers saw) →
 //! `verdict` (budgets judged) → `store` (runs on disk) → `report`.
+//! `lifecycle` (up, down, status, logs) and `chaos` read the nodes through
+//! `observe`; `ui` draws the progress lines.
 
 pub mod app;
 pub mod chaos;
