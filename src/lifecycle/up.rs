@@ -124,10 +124,14 @@ pub async fn up(
         }
     };
 
-    // Looked at again (the engine may have moved while the images were
-    // built), then compared container by container.
+    // Looked at again when an image was built (the engine may have moved
+    // meanwhile; a cached image took milliseconds), then compared container
+    // by container.
     let specs = container_specs(lab, &img.tag);
     let looked = async {
+        if !img.built {
+            return Ok((present, nets, had_net || made.network));
+        }
         let existing = engine.list_containers(&lab_selector(lab.name())).await?;
         let nets = engine.list_networks(&Labels::new()).await?;
         let keep_net = network_conflicts(lab, &nets)?;
