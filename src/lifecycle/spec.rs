@@ -142,3 +142,31 @@ pub fn container_specs(lab: &Lab, image: &str) -> Vec<ContainerSpec> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::testkit::lab_on;
+
+    #[test]
+    fn a_container_s_hash_follows_its_definition_not_its_labels() {
+        let specs = container_specs(&lab_on(18000), "halab-x:1");
+        let mut s = specs[0].clone();
+        let h = container_hash(&s);
+        assert_eq!(s.labels[LABEL_HASH], h);
+        s.labels
+            .insert(LABEL_LAB_FILE.into(), "elsewhere.yaml".into());
+        assert_eq!(container_hash(&s), h, "labels are no part of it");
+        s.ip = Some(Ipv4Addr::new(10, 231, 128, 9));
+        assert_ne!(container_hash(&s), h);
+        // Another port moves the proxy's hash only.
+        let moved = container_specs(&lab_on(18001), "halab-x:1");
+        let hashes = |v: &[ContainerSpec]| -> Vec<String> {
+            v.iter().map(|s| s.labels[LABEL_HASH].clone()).collect()
+        };
+        let (a, b) = (hashes(&specs), hashes(&moved));
+        assert_eq!(a[..2], b[..2]);
+        assert_ne!(a[2], b[2]);
+        assert_eq!(moved[2].labels[LABEL_PORT], "18001");
+    }
+}
