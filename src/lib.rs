@@ -14,6 +14,7 @@ pub mod lab;
 pub mod lifecycle;
 pub mod probe;
 pub mod render;
+pub mod shipped;
 pub mod report;
 pub mod store;
 pub mod suggest;
