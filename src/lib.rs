@@ -15,6 +15,8 @@ pub mod lifecycle;
 pub mod probe;
 pub mod render;
 pub mod report;
+pub mod scenario;
+pub mod spec;
 pub mod store;
 pub mod suggest;
 pub mod timeline;
