@@ -459,6 +459,27 @@ mod tests {
         );
     }
 
+    /// The budgets of the shipped labs, pinned when they moved here from
+    /// `lab::default_budget`.
+    #[test]
+    fn default_budgets_of_the_shipped_labs() {
+        let mut out = String::new();
+        for file in [
+            "nginx-keepalived.yaml",
+            "fast-failover.yaml",
+            "three-node.yaml",
+        ] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("labs")
+                .join(file);
+            let lab = crate::lab::load(&path).unwrap();
+            for s in ScenarioName::ALL {
+                out.push_str(&format!("{file} {s}: {:?}\n", get(s).budget(&lab)));
+            }
+        }
+        insta::assert_snapshot!(out);
+    }
+
     #[test]
     fn chaos_help_lists_every_scenario() {
         insta::assert_snapshot!(chaos_help());

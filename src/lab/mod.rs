@@ -408,22 +408,6 @@ mod tests {
     }
 
     #[test]
-    fn default_budgets_of_the_shipped_labs() {
-        let mut out = String::new();
-        for file in [
-            "nginx-keepalived.yaml",
-            "fast-failover.yaml",
-            "three-node.yaml",
-        ] {
-            let lab = load(&shipped(file).0).unwrap();
-            for s in ScenarioName::ALL {
-                out.push_str(&format!("{file} {s}: {:?}\n", lab.budget(s)));
-            }
-        }
-        insta::assert_snapshot!(out);
-    }
-
-    #[test]
     fn parse_errors_do_not_repeat_the_field_path() {
         let (path, text) = shipped("nginx-keepalived.yaml");
         let text = text.replace(
