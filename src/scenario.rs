@@ -131,9 +131,10 @@ pub struct Scenario {
     pub heal: fn(&str) -> Vec<Action>,
     pub expect: Expect,
     pub detection: Detection,
-    /// Two VIP owners are the fault's nature: `max_dual_owner` is reported
-    /// and judged only where the lab file sets one.
-    pub dual_owner_reported_only: bool,
+    /// Two VIP owners are the fault's nature (the reason, for the docs):
+    /// `max_dual_owner` is reported, and judged only where the lab file sets
+    /// one.
+    pub dual_owner_reported_only: Option<&'static str>,
     /// Alternating pages are the fault's expected symptom (a split brain):
     /// noted, judged through `max_dual_owner` instead.
     pub flaps_expected: bool,
@@ -203,7 +204,7 @@ const MASTER_FAULT: Scenario = Scenario {
     heal: start,
     expect: Expect::Switch,
     detection: Detection::MasterDown,
-    dual_owner_reported_only: false,
+    dual_owner_reported_only: None,
     flaps_expected: false,
 };
 
@@ -232,9 +233,9 @@ pub const CATALOGUE: [Scenario; 8] = [
         heal_doc: "unpause",
         inject: pause,
         heal: unpause,
-        // A frozen master's kernel keeps (and answers ARP for) the VIP for
-        // the whole freeze.
-        dual_owner_reported_only: true,
+        dual_owner_reported_only: Some(
+            "a frozen master's kernel keeps the VIP and answers ARP for it during the whole freeze",
+        ),
         ..MASTER_FAULT
     },
     Scenario {
@@ -244,8 +245,7 @@ pub const CATALOGUE: [Scenario; 8] = [
         heal_doc: "remove the rule",
         inject: |c| sh(c, &iptables_vrrp("-I")),
         heal: |c| sh(c, &iptables_vrrp("-D")),
-        // A split brain by construction.
-        dual_owner_reported_only: true,
+        dual_owner_reported_only: Some("a partition is a split brain by construction"),
         flaps_expected: true,
         ..MASTER_FAULT
     },
@@ -368,7 +368,9 @@ impl Scenario {
             max_failed: control.then_some(0),
             max_late: None,
             worst_answer: None,
-            max_dual_owner: (!self.dual_owner_reported_only)
+            max_dual_owner: self
+                .dual_owner_reported_only
+                .is_none()
                 .then_some(advert * 2 + Duration::from_millis(500)),
             observe: Some(observe),
         }
@@ -429,6 +431,49 @@ pub fn docs_table() -> String {
     out
 }
 
+impl Detection {
+    /// The default `switch_within`, as `docs/lab-format.md` writes it.
+    fn formula(self) -> &'static str {
+        match self {
+            Detection::Advert => {
+                "`advert + proxy + slack` (keepalived's priority-0 advert on SIGTERM)"
+            }
+            Detection::MasterDown => "`master_down + proxy + slack`",
+            Detection::HealthCheck => "`check + master_down + proxy + slack`",
+        }
+    }
+}
+
+/// The default-budget table of `docs/lab-format.md`.
+pub fn docs_budget_table() -> String {
+    let mut out =
+        String::from("| scenario | `switch_within` | other differences |\n| --- | --- | --- |\n");
+    for s in &CATALOGUE {
+        let (switch, mut other) = match s.expect {
+            Expect::Nothing => (
+                "none (no switch expected)",
+                vec!["`max_failed: 0`".to_string()],
+            ),
+            Expect::Switch => (s.detection.formula(), vec![]),
+        };
+        if let Some(why) = s.dual_owner_reported_only {
+            other.push(format!(
+                "no `max_dual_owner` ({why}; judged only where the lab sets one)"
+            ));
+        }
+        if s.flaps_expected {
+            other.push("flapping is noted, not failed".to_string());
+        }
+        let other = if other.is_empty() {
+            " ".to_string()
+        } else {
+            format!(" {} ", other.join("; "))
+        };
+        out.push_str(&format!("| `{}` | {switch} |{other}|\n", s.name));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,11 +497,12 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lab-format.md"),
         )
         .unwrap();
-        assert!(
-            docs.contains(&docs_table()),
-            "docs/lab-format.md lacks the scenario table; paste:\n{}",
-            docs_table()
-        );
+        for table in [docs_table(), docs_budget_table()] {
+            assert!(
+                docs.contains(&table),
+                "docs/lab-format.md lacks this table of the catalogue; paste:\n{table}"
+            );
+        }
     }
 
     /// The budgets of the shipped labs, pinned when they moved here from
