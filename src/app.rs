@@ -13,8 +13,9 @@ use crate::cli::{Cli, Command, ImageCommand, LabArgs, ReportArgs, RunArgs};
 use crate::engine::docker::DockerEngine;
 use crate::engine::Engine;
 use crate::lab::{self, Lab, ScenarioName};
-use crate::store::{RunParams, RunRecord, Store};
-use crate::verdict::{self, Status, VerdictContext};
+use crate::spec::RunSpec;
+use crate::store::{RunRecord, Store};
+use crate::verdict::{self, Status};
 use crate::{checks, image, lifecycle, render, report};
 
 /// Every budget met (or nothing to judge).
@@ -311,8 +312,8 @@ async fn chaos_cmd(
                     format!("before `{scenario}`: the lab did not return to its steady state")
                 })?;
         }
-        let record = run_one(engine.clone(), &lab, scenario, run, quiet).await?;
-        let path = store.save(&record)?;
+        let mut record = run_one(engine.clone(), &lab, scenario, run, quiet).await?;
+        let path = store.save(&mut record)?;
         outcome = outcome.and(judged_outcome(&record));
         eprintln!("stored {}", path.display());
         let interrupted = record.aborted;
@@ -349,7 +350,8 @@ fn judged_outcome(record: &RunRecord) -> Outcome {
     }
 }
 
-/// One scenario: observe it, judge the timeline, make the record.
+/// One scenario: build its spec, observe it, and make the record (which
+/// judges the timeline by the spec).
 async fn run_one(
     engine: Arc<dyn Engine>,
     lab: &Lab,
@@ -357,14 +359,14 @@ async fn run_one(
     args: &RunArgs,
     quiet: bool,
 ) -> Result<RunRecord> {
+    let spec = RunSpec::new(lab, scenario, &args.choices());
+    // The runner is told what the spec says: the command line was applied
+    // once, in `RunSpec::new`.
     let mut opts = RunOptions::for_lab(lab, scenario);
-    if let Some(i) = args.interval {
-        opts.probe_interval = i;
-    }
-    if let Some(b) = args.budget {
-        opts.budget.switch_within = Some(b);
-    }
-    opts.heal = !args.no_heal;
+    opts.probe_interval = spec.interval;
+    opts.probe_timeout = spec.timeout;
+    opts.heal = spec.heal;
+    opts.budget = spec.budget.clone();
 
     let bar = progress_bar(quiet, scenario);
     let started = SystemTime::now();
@@ -384,21 +386,14 @@ async fn run_one(
         }
     })
     .await?;
-
-    let mut ctx = VerdictContext::for_lab(lab, scenario, true);
-    ctx.budget = opts.budget.clone();
-    ctx.expect_switch = observed.plan.expect_switch;
-    ctx.expect_failback = observed.plan.expect_failback && observed.healed;
-    let mut verdict = verdict::judge(&observed.timeline, &ctx);
-    if observed.aborted {
-        verdict = verdict.aborted("interrupted (Ctrl-C); the fault was healed");
-    }
-    let mut params = RunParams::for_lab(lab, scenario, opts.heal);
-    params.interval = opts.probe_interval;
-    params.budget = opts.budget.clone();
-    let mut record = RunRecord::new(lab, scenario, params, observed.timeline, verdict, started);
-    Store::at(&args.runs_dir).claim_id(&mut record);
-    Ok(record)
+    debug_assert_eq!(observed.plan, spec.plan, "the runner ran the spec's plan");
+    Ok(RunRecord::new(
+        lab,
+        spec,
+        observed.timeline,
+        observed.aborted,
+        started,
+    ))
 }
 
 fn progress_bar(quiet: bool, scenario: ScenarioName) -> indicatif::ProgressBar {
@@ -428,7 +423,7 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
         emit(args, &report::compare(&a, &b))?;
         return Ok(Outcome::Success);
     }
-    let runs: Vec<RunRecord> = if !args.runs.is_empty() {
+    let mut runs: Vec<RunRecord> = if !args.runs.is_empty() {
         args.runs
             .iter()
             .map(|r| store.load(r))
@@ -447,6 +442,9 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
         }
         vec![store.last()?]
     };
+    if args.rejudge {
+        rejudge(&mut runs);
+    }
     let text = report::render(args.format, &runs)?;
     emit(args, &text)?;
     let worst = runs
@@ -459,6 +457,27 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
         // A report that shows a failed or unjudged run fails the CI step.
         Ok(Outcome::BudgetMissed)
     }
+}
+
+/// Gives every run the verdict of its stored timeline under its stored
+/// spec, and says on stderr where that differs from the stored verdict.
+fn rejudge(runs: &mut [RunRecord]) {
+    let mut differ = 0;
+    for run in runs.iter_mut() {
+        let fresh = run.rejudge();
+        if fresh != run.verdict {
+            differ += 1;
+            eprintln!("{}", report::verdict_changes(&run.id, &run.verdict, &fresh));
+        }
+        run.verdict = fresh;
+    }
+    eprintln!(
+        "re-judged {} run{}: {} as stored, {differ} differ{}",
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
+        runs.len() - differ,
+        if differ == 1 { "s" } else { "" }
+    );
 }
 
 fn emit(args: &ReportArgs, text: &str) -> Result<()> {

@@ -2,7 +2,9 @@
 //!
 //! Data flows one way: `lab` (a validated lab file) → `render` (files) →
 //! `engine` (Docker) → `timeline` (what the probe and watchers saw) →
-//! `verdict` (budgets judged) → `store` (runs on disk) → `report`.
+//! `verdict` (budgets judged) → `store` (runs on disk) → `report`. What a
+//! scenario does and expects is one entry of the `scenario` catalogue; a run's
+//! whole setting (plan, budgets, probe) is its `spec`, stored with it.
 
 pub mod app;
 pub mod chaos;
@@ -16,6 +18,8 @@ pub mod probe;
 pub mod render;
 pub mod shipped;
 pub mod report;
+pub mod scenario;
+pub mod spec;
 pub mod store;
 pub mod suggest;
 pub mod timeline;

@@ -245,3 +245,45 @@ fn help_names_every_verb_and_the_exit_codes() {
         assert!(chaos.stdout.contains(s), "chaos --help lacks {s}");
     }
 }
+
+#[test]
+fn rejudge_reads_a_version_1_run_and_says_where_a_stored_verdict_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    std::fs::create_dir(&runs).unwrap();
+    let fixture = std::fs::read_to_string(repo().join("tests/fixtures/run-v1.json")).unwrap();
+    std::fs::write(runs.join("old.json"), &fixture).unwrap();
+    let args = [
+        "report",
+        "--rejudge",
+        "--all",
+        "--runs-dir",
+        "runs",
+        "--format",
+        "json",
+    ];
+    let out = halab(&args, dir.path());
+    // The run missed its 3 s switch budget, then and now.
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stderr, "re-judged 1 run: 1 as stored, 0 differ\n");
+    assert!(
+        out.stdout.contains("\"status\": \"fail\""),
+        "{}",
+        out.stdout
+    );
+
+    // A stored verdict that says pass where its timeline and spec say fail.
+    let mut run: serde_json::Value = serde_json::from_str(&fixture).unwrap();
+    run["verdict"]["status"] = "pass".into();
+    run["verdict"]["checks"][0]["passed"] = true.into();
+    std::fs::write(runs.join("old.json"), run.to_string()).unwrap();
+    let out = halab(&args, dir.path());
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "run 20261125T130640Z-kill-master-fixture: stored verdict pass, re-judged fail\n  \
+         switch_within: stored met (switch took 3.34 s, budget 3.00 s: 342 ms over); \
+         now missed (switch took 3.34 s, budget 3.00 s: 342 ms over)\n\
+         re-judged 1 run: 0 as stored, 1 differs\n"
+    );
+}

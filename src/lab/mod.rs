@@ -214,24 +214,10 @@ impl Lab {
         self.spec.vip.addr()
     }
 
-    /// Budget of a scenario: the lab's values over the built-in defaults.
+    /// Budget of a scenario: the lab's values over the catalogue's
+    /// defaults (`scenario::Scenario::budget`, where the rule lives).
     pub fn budget(&self, scenario: ScenarioName) -> Budget {
-        let mut b = default_budget(scenario, &self.spec);
-        if let Some(set) = self.spec.scenarios.get(&scenario) {
-            macro_rules! take {
-                ($($f:ident),*) => { $( if set.$f.is_some() { b.$f = set.$f; } )* };
-            }
-            take!(
-                switch_within,
-                recover_within,
-                max_failed,
-                max_late,
-                worst_answer,
-                max_dual_owner,
-                observe
-            );
-        }
-        b
+        crate::scenario::get(scenario).budget(self)
     }
 }
 
@@ -239,52 +225,6 @@ impl fmt::Display for Lab {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.spec.name, self.source.display())
     }
-}
-
-/// Built-in budgets, derived from the lab's own timers so that a slow lab
-/// (VRRPv2, 1 s adverts) and a fast one are each judged fairly.
-pub fn default_budget(scenario: ScenarioName, spec: &LabSpec) -> Budget {
-    use std::time::Duration;
-    let advert = spec.vrrp.advert_int;
-    // Master_Down_Interval = 3 × advert + skew (< advert): time for a backup
-    // to notice a silent master. Add HAProxy's connect timeout (a retry) and
-    // the health check's interval × fall for process faults.
-    let master_down = advert * 4;
-    let proxy = spec.proxy.timeouts.connect.min(Duration::from_secs(2));
-    let check = spec.health_check.interval * spec.health_check.fall.max(1);
-    let slack = Duration::from_secs(2);
-    let switch = match scenario {
-        ScenarioName::StopMaster => advert + proxy + slack,
-        ScenarioName::KillMaster | ScenarioName::PauseMaster | ScenarioName::PartitionMaster => {
-            master_down + proxy + slack
-        }
-        ScenarioName::KillNginx => check + master_down + proxy + slack,
-        ScenarioName::KillKeepalived => master_down + proxy + slack,
-        ScenarioName::StopBackup | ScenarioName::Failback => master_down + proxy + slack,
-    };
-    let observe = (switch + Duration::from_secs(2)).max(Duration::from_secs(4));
-    let mut b = Budget {
-        switch_within: Some(switch),
-        recover_within: Some(master_down + proxy + Duration::from_secs(10)),
-        max_failed: None,
-        max_late: None,
-        worst_answer: None,
-        max_dual_owner: Some(advert * 2 + Duration::from_millis(500)),
-        observe: Some(observe),
-    };
-    match scenario {
-        // The control: nothing may be seen by a client.
-        ScenarioName::StopBackup => {
-            b.switch_within = None;
-            b.max_failed = Some(0);
-        }
-        // A partition is a split brain by construction, and a frozen master's
-        // kernel keeps (and answers ARP for) the VIP for the whole freeze:
-        // both are reported, and judged only where the lab sets a budget.
-        ScenarioName::PartitionMaster | ScenarioName::PauseMaster => b.max_dual_owner = None,
-        _ => {}
-    }
-    b
 }
 
 /// serde_yaml prefixes the path ("network: ") and appends " at line L

@@ -457,7 +457,8 @@ impl std::str::FromStr for ScenarioName {
 }
 
 /// Budgets of one scenario. Absent fields take the scenario's built-in
-/// defaults (`lab::default_budget`, derived from the lab's own timers).
+/// defaults (`scenario::Scenario::default_budget`, derived from the lab's own
+/// timers).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {

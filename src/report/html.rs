@@ -260,7 +260,7 @@ fn svg(run: &RunRecord) -> Svg {
     let t1 = m.end_at.max(t0 + 1);
     let sc = Scale { t0, t1 };
     let origin = m.fault_at.unwrap_or(t0);
-    let late_after = run.params.late_after.as_micros() as Micros;
+    let late_after = run.spec.late_after.as_micros() as Micros;
 
     // Probe panel: x = send time, y = latency (timeouts at the top).
     let y_max = tl
@@ -273,7 +273,7 @@ fn svg(run: &RunRecord) -> Svg {
     let probe_top = TOP;
     let probe_bottom = TOP + PROBE_H;
     let y = |lat: Micros| probe_bottom - (lat.min(y_max) as f64 / y_max as f64) * (PROBE_H - 4.0);
-    let master = run.params.master.as_str();
+    let master = run.spec.master.as_str();
     let marks = tl
         .requests()
         .map(|r| {
@@ -281,7 +281,7 @@ fn svg(run: &RunRecord) -> Svg {
             let class = match &r.outcome {
                 Outcome::Page { .. } if lat > late_after => "late",
                 Outcome::Page { node } if node == master => "master",
-                Outcome::Page { node } if run.params.backups.contains(node) => "backup",
+                Outcome::Page { node } if run.spec.backups.contains(node) => "backup",
                 _ => "error",
             };
             let what = match &r.outcome {
@@ -307,7 +307,7 @@ fn svg(run: &RunRecord) -> Svg {
         .collect();
 
     // VIP lanes, master first, then any node seen in the timeline.
-    let mut nodes: Vec<String> = run.params.nodes().iter().map(|s| s.to_string()).collect();
+    let mut nodes: Vec<String> = run.spec.nodes().iter().map(|s| s.to_string()).collect();
     for e in &tl.events {
         let node = match &e.kind {
             EventKind::Vip { node, .. }
@@ -413,7 +413,7 @@ fn svg(run: &RunRecord) -> Svg {
             end: true,
             line: true,
         });
-        if let Some(b) = run.params.budget.switch_within {
+        if let Some(b) = run.spec.budget.switch_within {
             let b = b.as_micros() as Micros;
             // A budget past the end of the run would be drawn on the right
             // edge as if it ended there: say where it is instead.
@@ -664,7 +664,7 @@ mod tests {
     #[test]
     fn a_budget_past_the_end_is_a_label_without_a_line() {
         let mut runs = runs();
-        runs[0].params.budget.switch_within = Some(std::time::Duration::from_secs(60));
+        runs[0].spec.budget.switch_within = Some(std::time::Duration::from_secs(60));
         let s = svg(&runs[0]);
         let budget = s.markers.iter().find(|m| m.class == "budget").unwrap();
         assert!(!budget.line);
