@@ -268,10 +268,18 @@ pub const CATALOGUE: [Scenario; 8] = [
     },
     Scenario {
         name: ScenarioName::KillKeepalived,
-        help: "keepalived on the master killed (SIGKILL); nginx lives",
-        fault_doc: "SIGKILL keepalived on the master",
-        heal_doc: "start keepalived",
-        inject: |c| sh(c, "pkill -KILL -x keepalived"),
+        help: "keepalived on the master crashes (SIGKILL); its supervisor restarts it",
+        fault_doc: "SIGKILL every keepalived process on the master (a crash: no priority-0 advert); the node's supervisor restarts it after 100 ms, as systemd's `Restart=on-failure` would",
+        heal_doc: "start keepalived if its supervisor has not",
+        // The parent is frozen first: killed alone, it lets its VRRP child
+        // see it die and send a priority-0 advert (a clean handover, not a
+        // crash), and a live parent would respawn a killed child.
+        inject: |c| {
+            sh(
+                c,
+                "p=$(cat /run/keepalived.pid) && kill -STOP $p && pkill -KILL -P $p -x keepalived; kill -KILL $p",
+            )
+        },
         heal: |c| sh(c, "/etc/halab/entrypoint.sh start-keepalived"),
         ..MASTER_FAULT
     },
