@@ -732,6 +732,57 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn held_streams_carry_written_lines_until_the_container_stops() {
+        let e = FakeEngine::new();
+        e.hold_streams();
+        let clock = Clock::start();
+        e.use_clock(clock);
+        e.add_image("img", Labels::new());
+        e.add_network("net", "10.0.0.0/24".parse().unwrap(), Labels::new());
+        e.create_container(&spec("a")).await.unwrap();
+        e.start("a").await.unwrap();
+        e.log_line("a", "before");
+        let mut monitor = e.exec_lines("a", &["ip", "monitor"]).await.unwrap();
+        let mut log = e.logs("a", Some(0), true).await.unwrap();
+        assert_eq!(e.open_streams("a"), 2);
+        e.exec_line("a", "inet 10.0.0.9/24");
+        e.log_line("a", "Entering MASTER STATE");
+        assert_eq!(monitor.next().await.unwrap().unwrap(), "inet 10.0.0.9/24");
+        assert_eq!(log.next().await.unwrap().unwrap(), "Entering MASTER STATE");
+        // Nothing more: the streams stay open (a timeout, not an end).
+        let idle = tokio::time::timeout(Duration::from_secs(1), monitor.next()).await;
+        assert!(idle.is_err(), "{idle:?}");
+        assert_eq!(e.run_state("a").await.unwrap().unwrap().finished_at, None);
+        // Stopping ends both, and the exit is recorded on the run's clock.
+        e.delay("stop a", Duration::from_millis(300));
+        e.stop("a", Duration::ZERO).await.unwrap();
+        assert!(monitor.next().await.is_none() && log.next().await.is_none());
+        let exit = e
+            .run_state("a")
+            .await
+            .unwrap()
+            .unwrap()
+            .finished_at
+            .unwrap();
+        assert_eq!(clock.from_wall(exit), 1_300_000, "1 s idle + 300 ms stop");
+        e.vanish("a");
+        assert_eq!(e.run_state("a").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn streams_end_at_once_unless_held() {
+        let e = FakeEngine::new();
+        e.add_image("img", Labels::new());
+        e.add_network("net", "10.0.0.0/24".parse().unwrap(), Labels::new());
+        e.create_container(&spec("a")).await.unwrap();
+        e.start("a").await.unwrap();
+        e.set_logs("a", &["one"]);
+        let lines: Vec<_> = e.logs("a", None, true).await.unwrap().collect().await;
+        assert_eq!(lines.len(), 1);
+        assert_eq!(e.open_streams("a"), 0);
+    }
+
     #[tokio::test]
     async fn injected_failures_carry_the_action() {
         let e = FakeEngine::new();
