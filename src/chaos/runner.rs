@@ -215,27 +215,8 @@ impl Runner {
         let clock = self.clock.unwrap_or_else(Clock::start);
         let master = lab.master().name.clone();
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+        let watchers = spawn_watchers(&engine, lab, clock, &tx);
         let spec = lab.spec();
-        let mut watchers = Vec::new();
-        for node in &spec.nodes {
-            let container = lab.container_name(&node.name);
-            watchers.push(tokio::spawn(watch::watch_vip(
-                engine.clone(),
-                container.clone(),
-                node.name.clone(),
-                spec.vrrp.interface.clone(),
-                lab.vip_addr(),
-                clock,
-                tx.clone(),
-            )));
-            watchers.push(tokio::spawn(watch::watch_vrrp(
-                engine.clone(),
-                container,
-                node.name.clone(),
-                clock,
-                tx.clone(),
-            )));
-        }
         let started = self.probe.start(
             ProbeConfig {
                 url: format!("http://127.0.0.1:{}/", spec.proxy.port),
@@ -253,34 +234,7 @@ impl Runner {
             }
             return Err(e.into());
         }
-
-        let rules = Rules {
-            master: master.clone(),
-            baseline_min: opts.baseline,
-            baseline_max: opts.baseline + Duration::from_secs(5),
-            require_steady_baseline: self.require_steady_baseline,
-            observe_min: Duration::from_secs(1),
-            observe_max: opts.budget.observe.unwrap_or(Duration::from_secs(8)),
-            switch_to: if plan.expect_switch {
-                lab.backups().iter().map(|n| n.name.clone()).collect()
-            } else {
-                Vec::new()
-            },
-            switch_span: Duration::from_secs(1),
-            heal: opts.heal,
-            recovery_min: Duration::from_millis(500),
-            recovery_max: opts
-                .budget
-                .recover_within
-                .unwrap_or(Duration::from_secs(20))
-                + Duration::from_secs(1),
-            recover_to: if plan.expect_failback {
-                vec![master.clone()]
-            } else {
-                spec.nodes.iter().map(|n| n.name.clone()).collect()
-            },
-            recovery_span: Duration::from_millis(500),
-        };
+        let rules = rules(lab, &plan, opts, self.require_steady_baseline);
 
         let mut seen = Seen {
             master,
@@ -376,6 +330,73 @@ impl Runner {
                 healed: state.healed,
             }),
         }
+    }
+}
+
+/// A VIP and a keepalived watcher per node, sending on `tx` until aborted.
+fn spawn_watchers(
+    engine: &Arc<dyn Engine>,
+    lab: &Lab,
+    clock: Clock,
+    tx: &mpsc::UnboundedSender<Event>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let spec = lab.spec();
+    let mut watchers = Vec::new();
+    for node in &spec.nodes {
+        let container = lab.container_name(&node.name);
+        watchers.push(tokio::spawn(watch::watch_vip(
+            engine.clone(),
+            container.clone(),
+            node.name.clone(),
+            spec.vrrp.interface.clone(),
+            lab.vip_addr(),
+            clock,
+            tx.clone(),
+        )));
+        watchers.push(tokio::spawn(watch::watch_vrrp(
+            engine.clone(),
+            container,
+            node.name.clone(),
+            clock,
+            tx.clone(),
+        )));
+    }
+    watchers
+}
+
+/// The phases' limits for `plan` on `lab`: the baseline watched for
+/// `opts.baseline` (up to 5 s more for the master's page), the fault kept
+/// at least 1 s and until a backup served for 1 s (at most the budget's
+/// `observe`, 8 s by default), the recovery watched until the expected
+/// node served for 0.5 s (at most `recover_within` + 1 s).
+fn rules(lab: &Lab, plan: &super::Plan, opts: &RunOptions, require_steady_baseline: bool) -> Rules {
+    let master = lab.master().name.clone();
+    Rules {
+        baseline_min: opts.baseline,
+        baseline_max: opts.baseline + Duration::from_secs(5),
+        require_steady_baseline,
+        observe_min: Duration::from_secs(1),
+        observe_max: opts.budget.observe.unwrap_or(Duration::from_secs(8)),
+        switch_to: if plan.expect_switch {
+            lab.backups().iter().map(|n| n.name.clone()).collect()
+        } else {
+            Vec::new()
+        },
+        switch_span: Duration::from_secs(1),
+        heal: opts.heal,
+        recovery_min: Duration::from_millis(500),
+        recovery_max: opts
+            .budget
+            .recover_within
+            .unwrap_or(Duration::from_secs(20))
+            + Duration::from_secs(1),
+        recover_to: if plan.expect_failback {
+            vec![master.clone()]
+        } else {
+            lab.spec().nodes.iter().map(|n| n.name.clone()).collect()
+        },
+        recovery_span: Duration::from_millis(500),
+        master,
     }
 }
 
