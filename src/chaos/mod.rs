@@ -90,8 +90,9 @@ impl RunOptions {
 pub struct Observed {
     pub plan: Plan,
     pub timeline: Timeline,
-    /// Ctrl-C cut the run short (the fault was healed).
+    /// Ctrl-C cut the run short (a fault that was injected was healed).
     pub aborted: bool,
+    /// The heal's actions were applied.
     pub healed: bool,
 }
 
@@ -132,8 +133,9 @@ pub struct Progress {
     pub last_node_master: bool,
 }
 
-/// Runs `scenario` on `lab`. `interrupt` resolving (Ctrl-C) heals the fault
-/// and ends the run as aborted. `on_progress` is told of each phase change
+/// Runs `scenario` on `lab`. `interrupt` resolving (Ctrl-C) ends the run as
+/// aborted, the fault healed if one was injected (none is after a Ctrl-C in
+/// the baseline). `on_progress` is told of each phase change
 /// and of progress every tick. The phases are decided by [`phases::step`];
 /// [`Runner`] gives the same run other seams (a scripted probe, a clock).
 pub async fn run(
