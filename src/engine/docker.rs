@@ -186,6 +186,17 @@ fn negotiation_error(host: &str, e: BollardError) -> EngineError {
             host,
             source: Failure::new(None, "its `/version` answer names no API version"),
         },
+        BollardError::JsonDataError { ref message, .. } => EngineError::NotDocker {
+            host,
+            source: Failure::new(
+                None,
+                format!("its `/version` answer is not Docker's JSON ({message})"),
+            ),
+        },
+        BollardError::HyperResponseError { ref err } if err.is_parse() => EngineError::NotDocker {
+            host,
+            source: Failure::new(None, format!("its answer is not HTTP ({err})")),
+        },
         // Bad JSON, malformed HTTP, a connection closed without an answer.
         other => EngineError::NotDocker {
             host,
