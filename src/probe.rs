@@ -670,7 +670,8 @@ mod tests {
         let t = Duration::from_millis(800);
         let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
         let page = "<h1>主机</h1>";
-        let cases: Vec<(&str, String, fn(&Outcome) -> bool)> = vec![
+        type Expected = fn(&Outcome) -> bool;
+        let cases: Vec<(&str, String, Expected)> = vec![
             (
                 "a chunked page split across writes",
                 hostile(

@@ -115,7 +115,6 @@ impl DockerEngine {
                 ),
                 host,
                 version,
-                minimum,
             });
         }
         // bollard builds `/v1.41/path` and then joins the absolute path onto

@@ -188,8 +188,8 @@ pub enum EngineError {
     #[error("the Docker engine at `{host}` is too old: {source}\n  fix: upgrade the engine to Docker 20.10 or newer, or point DOCKER_HOST at a newer one")]
     TooOld {
         host: String,
+        /// The newest API version the engine speaks.
         version: String,
-        minimum: String,
         source: Failure,
     },
     #[error("cannot list containers: {source}")]
