@@ -471,6 +471,16 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_engine_message_still_says_what_happened() {
+        assert_eq!(
+            Failure::new(Some(404), "").to_string(),
+            "HTTP 404 with no message"
+        );
+        assert_eq!(Failure::new(None, " \n").to_string(), "no reason given");
+        assert_eq!(Failure::new(Some(500), "boom\n").to_string(), "boom");
+    }
+
+    #[test]
     fn not_found_is_read_from_the_status() {
         let e = EngineError::Remove {
             container: "x".into(),
