@@ -21,6 +21,8 @@ enum Misbehaviour {
     BadJson,
     OldApi,
     NotFound,
+    /// Answers `/version` like engine 20.10, then an endless body.
+    EndlessAfterVersion,
 }
 
 /// The deadline halab is given (`HALAB_ENGINE_TIMEOUT`): short, so the
@@ -29,7 +31,7 @@ const DEADLINE: Duration = Duration::from_secs(2);
 /// Peak resident memory allowed to halab.
 const MAX_RSS_KB: u64 = 200 * 1024;
 
-fn answer(mut stream: TcpStream, how: Misbehaviour) {
+fn answer<S: Read + Write>(mut stream: S, how: Misbehaviour) {
     // Read the request head (halab's GETs have no body).
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -46,6 +48,16 @@ fn answer(mut stream: TcpStream, how: Misbehaviour) {
         )
     };
     let hold = || std::thread::sleep(Duration::from_secs(60));
+    let asks_version = head.starts_with(b"GET /version ");
+    let how = match how {
+        Misbehaviour::EndlessAfterVersion if asks_version => {
+            let body = r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12"}"#;
+            let _ = stream.write_all(json(body).as_bytes());
+            return;
+        }
+        Misbehaviour::EndlessAfterVersion => Misbehaviour::EndlessBody,
+        other => other,
+    };
     match how {
         Misbehaviour::Garbage => {
             let _ = stream.write_all(b"SSH-2.0-OpenSSH_9.2\r\n\r\n");
@@ -71,6 +83,7 @@ fn answer(mut stream: TcpStream, how: Misbehaviour) {
         Misbehaviour::NotFound => {
             let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
         }
+        Misbehaviour::EndlessAfterVersion => unreachable!("mapped above"),
     }
 }
 
@@ -147,7 +160,7 @@ fn status_against(host: &str) -> Run {
         .unwrap();
     Run {
         code: status.code().expect("an exit code, not a signal"),
-        stderr: stderr.replace(host, "tcp://127.0.0.1:PORT"),
+        stderr,
         took,
         peak_rss_kb: peak,
     }
@@ -156,7 +169,9 @@ fn status_against(host: &str) -> Run {
 /// Runs the case and checks what every case shares: exit 2, bounded
 /// memory, an answer within the deadline (plus start-up slack).
 fn refused(how: Misbehaviour) -> Run {
-    let run = status_against(&fake_engine(how));
+    let host = fake_engine(how);
+    let mut run = status_against(&host);
+    run.stderr = run.stderr.replace(&host, "tcp://127.0.0.1:PORT");
     eprintln!(
         "exit {} in {:?}, peak RSS {} kB",
         run.code, run.took, run.peak_rss_kb
@@ -214,6 +229,33 @@ fn an_old_engine_is_refused_by_version() {
 #[test]
 fn a_404_on_version_names_its_cause() {
     insta::assert_snapshot!(refused(Misbehaviour::NotFound).stderr);
+}
+
+#[test]
+fn an_endless_list_after_a_good_negotiation_is_cut_too() {
+    insta::assert_snapshot!(refused(Misbehaviour::EndlessAfterVersion).stderr);
+}
+
+#[test]
+fn a_silent_unix_socket_is_left_after_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("docker.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || answer(stream, Misbehaviour::StallAfterStatus));
+        }
+    });
+    let host = format!("unix://{}", path.display());
+    let run = status_against(&host);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.took >= DEADLINE, "{:?}", run.took);
+    assert!(
+        run.took < DEADLINE + Duration::from_secs(2),
+        "{:?}",
+        run.took
+    );
+    insta::assert_snapshot!(run.stderr.replace(&host, "unix://SOCKET"));
 }
 
 #[test]
