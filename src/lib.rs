@@ -18,4 +18,5 @@ pub mod report;
 pub mod store;
 pub mod suggest;
 pub mod timeline;
+pub mod userconf;
 pub mod verdict;
