@@ -829,24 +829,25 @@ fn read_instance(s: &Stmt) -> Result<VrrpInstance, ConfError> {
 /// `ADDR[/PREFIX] [brd X] [dev IF] [scope S] [label L] …`
 fn read_vip(s: &Stmt) -> Result<Vip, ConfError> {
     let first = s.key();
-    let (addr, prefix) = match first.split_once('/') {
-        Some((a, p)) => {
-            let a: IpAddr = ip(s, "virtual_ipaddress", a)?;
-            let max = if a.is_ipv4() { 32 } else { 128 };
-            let p = p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
-                ConfError::BadValue {
-                    at: s.at.clone(),
-                    keyword: "virtual_ipaddress".into(),
-                    value: first.to_string(),
-                    expected: format!(
+    let (addr, prefix) =
+        match first.split_once('/') {
+            Some((a, p)) => {
+                let a: IpAddr = ip(s, "virtual_ipaddress", a)?;
+                let max = if a.is_ipv4() { 32 } else { 128 };
+                let p = p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
+                    ConfError::BadValue {
+                        at: s.at.clone(),
+                        keyword: "virtual_ipaddress".into(),
+                        value: first.to_string(),
+                        expected: format!(
                         "an address with a prefix length from 0 to {max}, such as 172.20.128.4/24"
                     ),
-                }
-            })?;
-            (a, Some(p))
-        }
-        None => (ip(s, "virtual_ipaddress", first)?, None),
-    };
+                    }
+                })?;
+                (a, Some(p))
+            }
+            None => (ip(s, "virtual_ipaddress", first)?, None),
+        };
     let mut vip = Vip {
         addr,
         prefix,
