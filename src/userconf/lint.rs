@@ -442,29 +442,29 @@ pub fn haproxy(cfg: &HaproxyConf, subnet: Option<IpNet>) -> Vec<Finding> {
 
 /// Rules that read a script an image runs at start (an entrypoint).
 pub fn start_script(path: &Path, text: &str) -> Vec<Finding> {
+    let lines = shell_lines(text);
+    // A script that traps SIGTERM is taken for a supervisor that hands it on
+    // to keepalived (halab's own entrypoint is one).
+    let traps_term = lines.iter().any(|(_, l)| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.first() == Some(&"trap")
+            && w[1..]
+                .iter()
+                .any(|s| matches!(*s, "TERM" | "SIGTERM" | "15"))
+    });
+    if traps_term {
+        return Vec::new();
+    }
     let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.split(" #").next().unwrap_or(raw).trim();
-        if line.starts_with('#') {
-            continue;
-        }
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let Some(pos) = words
-            .iter()
-            .position(|w| w.rsplit('/').next() == Some("keepalived"))
-        else {
+    for (line_no, line) in &lines {
+        let Some(cmd) = keepalived_command(line) else {
             continue;
         };
-        let exec = pos > 0 && words[pos - 1] == "exec";
-        let background = line.ends_with('&') && !line.ends_with("&&");
-        let forks = !words[pos..]
-            .iter()
-            .any(|w| *w == "-n" || *w == "--dont-fork");
-        let why = if background {
+        let why = if cmd.background {
             "keepalived is started in the background (`&`)"
-        } else if forks {
+        } else if !cmd.dont_fork {
             "keepalived forks into the background (no `--dont-fork`)"
-        } else if !exec {
+        } else if !cmd.exec {
             "keepalived is not the container's main process (no `exec`)"
         } else {
             continue;
@@ -472,13 +472,93 @@ pub fn start_script(path: &Path, text: &str) -> Vec<Finding> {
         out.push(finding(
             Rule::KeepalivedInBackground,
             Severity::Warning,
-            &Loc::new(path, i + 1),
+            &Loc::new(path, *line_no),
             format!("`{line}`: {why}"),
             "`docker stop` sends SIGTERM to the main process only; keepalived dies with the container without sending its priority-0 advert, so the backup waits Master_Down_Interval (3 × advert_int + skew; ≈4 s of failed requests measured with the seed's project) instead of taking over at once. halab runs its own supervisor, which signals keepalived first",
             "start the other daemons first and end the entrypoint with `exec keepalived --dont-fork --log-console -f /etc/keepalived/keepalived.conf`, or use a supervisor that forwards SIGTERM to keepalived",
         ));
     }
     out
+}
+
+/// A script's logical lines with the number of their first line: comments
+/// dropped, `\`-continued lines joined.
+fn shell_lines(text: &str) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let mut line = raw.trim();
+        if line.starts_with('#') {
+            line = "";
+        }
+        let line = line.split(" #").next().unwrap_or(line);
+        let (body, continued) = match line.strip_suffix('\\') {
+            Some(b) => (b, true),
+            None => (line, false),
+        };
+        let (start, mut acc) = pending.take().unwrap_or((i + 1, String::new()));
+        if !acc.is_empty() {
+            acc.push(' ');
+        }
+        acc.push_str(body.trim());
+        if continued {
+            pending = Some((start, acc));
+        } else if !acc.is_empty() {
+            out.push((start, acc));
+        }
+    }
+    out.extend(pending);
+    out
+}
+
+struct KeepalivedCommand {
+    exec: bool,
+    background: bool,
+    dont_fork: bool,
+}
+
+/// keepalived started by `line` in command position (not a word in an
+/// `echo` or the argument of `pkill`), and how.
+fn keepalived_command(line: &str) -> Option<KeepalivedCommand> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut at_start = true;
+    let mut exec = false;
+    for (i, w) in words.iter().enumerate() {
+        let is_sep = matches!(*w, ";" | "&&" | "||" | "|" | "&" | "then" | "do" | "else");
+        if is_sep {
+            at_start = true;
+            exec = false;
+            continue;
+        }
+        if !at_start {
+            at_start = w.ends_with(';');
+            continue;
+        }
+        match *w {
+            "exec" => exec = true,
+            "nohup" | "setsid" | "sudo" | "env" | "command" => {}
+            w if w.contains('=') && !w.starts_with('-') => {}
+            w if w.trim_end_matches(['&', ';']).rsplit('/').next() == Some("keepalived") => {
+                let rest: Vec<&str> = words[i..]
+                    .iter()
+                    .take_while(|x| !matches!(**x, ";" | "&&" | "||" | "|"))
+                    .copied()
+                    .collect();
+                let background = rest.iter().any(|x| x.ends_with('&') && !x.ends_with("&&"));
+                let dont_fork = rest.iter().any(|x| {
+                    let x = x.trim_end_matches('&');
+                    x == "-n" || x == "--dont-fork"
+                });
+                return Some(KeepalivedCommand {
+                    exec,
+                    background,
+                    dont_fork,
+                });
+            }
+            _ => at_start = w.ends_with(';'),
+        }
+    }
+    None
 }
 
 /// The configs of a compose project, read, and the lab subnet.
@@ -725,11 +805,28 @@ mod tests {
             Path::new("entrypoint.sh"),
             "#!/bin/sh\n# keepalived & is fine in a comment\n/usr/sbin/keepalived -n -l -D -f /etc/keepalived/keepalived.conf --dont-fork --log-console &\nkeepalived -f /etc/k.conf\n/usr/sbin/keepalived --dont-fork\nnginx -g \"daemon off;\"\n"
         )));
-        assert!(start_script(
+        for clean in [
+            "nginx\nexec /usr/sbin/keepalived --dont-fork --log-console\n",
+            "nginx; exec keepalived \\\n  --dont-fork -f /k.conf\n",
+            "echo starting keepalived &\npkill -x keepalived\nexec keepalived -n\n",
+            // A supervisor that traps SIGTERM hands it on to keepalived.
+            "trap 'pkill -TERM keepalived' TERM\nkeepalived --dont-fork &\nwait\n",
+        ] {
+            assert!(start_script(Path::new("e.sh"), clean).is_empty(), "{clean}");
+        }
+        let continued = start_script(
             Path::new("e.sh"),
-            "nginx\nexec /usr/sbin/keepalived --dont-fork --log-console\n"
-        )
-        .is_empty());
+            "true && keepalived \\\n  --dont-fork \\\n  -f /k.conf &\nnginx\n",
+        );
+        assert_eq!(continued.len(), 1);
+        assert_eq!(continued[0].at.line, 1);
+        assert!(
+            continued[0]
+                .what
+                .starts_with("`true && keepalived --dont-fork -f /k.conf &`"),
+            "{}",
+            continued[0].what
+        );
     }
 
     #[test]
