@@ -1109,6 +1109,29 @@ vrrp_instance VI_1 {
     }
 
     #[test]
+    fn an_include_inside_a_block_adds_to_that_block() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("vips.conf"),
+            "10.0.0.9/24 dev eth0 # the VIP\n",
+        )
+        .unwrap();
+        let main = dir.path().join("keepalived.conf");
+        std::fs::write(
+            &main,
+            "vrrp_instance V {\n  virtual_ipaddress {\n    include vips.conf\n  }\n}\n",
+        )
+        .unwrap();
+        let c = load(&main).unwrap();
+        let vip = &c.instances[0].vips[0];
+        assert_eq!(
+            (vip.addr.to_string(), vip.prefix),
+            ("10.0.0.9".to_string(), Some(24))
+        );
+        assert_eq!(vip.at, Loc::new(dir.path().join("vips.conf"), 1));
+    }
+
+    #[test]
     fn include_cycles_and_missing_includes_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.conf");

@@ -830,6 +830,23 @@ mod tests {
     }
 
     #[test]
+    fn a_project_whose_mounted_config_is_missing_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let compose = dir.path().join("docker-compose.yml");
+        std::fs::write(
+            &compose,
+            "services:\n  n1:\n    volumes:\n      - ./gone.conf:/etc/keepalived/keepalived.conf\n",
+        )
+        .unwrap();
+        let project = super::super::compose::load(dir.path()).unwrap();
+        let e = read_project(&project).unwrap_err();
+        assert!(
+            matches!(&e, ConfError::Read { path, .. } if path == &dir.path().join("gone.conf")),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn findings_serialize_with_rule_codes_and_severities() {
         let f = &start_script(Path::new("e.sh"), "keepalived -n &\n")[0];
         let json = serde_json::to_value(f).unwrap();

@@ -170,3 +170,115 @@ pub fn read_text(path: &Path) -> Result<String, ConfError> {
         path: path.to_path_buf(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Lines of config-like text, drawn from a fixed pseudo-random sequence
+    /// (xorshift): every reader must answer with a model or an error.
+    #[test]
+    fn no_reader_panics_on_scrambled_input() {
+        const PIECES: &[&str] = &[
+            "{",
+            "}",
+            "\"",
+            "'",
+            "\\",
+            "#",
+            "!",
+            "\n",
+            " ",
+            ":",
+            "/",
+            "[",
+            "]",
+            "&",
+            ";",
+            "vrrp_instance",
+            "vrrp_script",
+            "virtual_server",
+            "real_server",
+            "global_defs",
+            "virtual_ipaddress",
+            "unicast_peer",
+            "track_script",
+            "authentication",
+            "priority",
+            "advert_int",
+            "state",
+            "MASTER",
+            "nopreempt",
+            "auth_pass",
+            "script",
+            "interval",
+            "weight",
+            "1",
+            "0.5",
+            "-3",
+            "255",
+            "300",
+            "10.0.0.1",
+            "10.0.0.1/24",
+            "dev",
+            "label",
+            "global",
+            "backend",
+            "server",
+            "bind",
+            "*:80",
+            "check",
+            "inter",
+            "services:",
+            "  a:",
+            "    ports:",
+            "      - ",
+            "8000:80",
+            "volumes:",
+            "./k:/k",
+            "networks:",
+            "ipv4_address:",
+            "ipam:",
+            "- subnet:",
+            "x",
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        // How many inputs each reader took: the sequence must reach the
+        // model code, not stop at the first syntax error every time.
+        let mut read = [0usize; 3];
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..40 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(PIECES[(seed % PIECES.len() as u64) as usize]);
+                if seed % 3 == 0 {
+                    text.push(' ');
+                }
+            }
+            let path = Path::new("/nonexistent/fuzz.conf");
+            if let Ok(c) = super::keepalived::parse(&text, path) {
+                read[0] += 1;
+                if let Ok(i) = c.instance(None) {
+                    let node = super::lint::Node {
+                        name: "n",
+                        conf: &c,
+                        instance: i,
+                    };
+                    let _ = super::lint::keepalived_node(&node, "10.0.0.0/8".parse().ok());
+                }
+            }
+            if let Ok(c) = super::haproxy::parse(&text, path) {
+                read[1] += 1;
+                let _ = super::lint::haproxy(&c, "10.0.0.0/8".parse().ok());
+            }
+            read[2] += usize::from(super::compose::parse(&text, path).is_ok());
+            let _ = super::lint::start_script(path, &text);
+        }
+        assert!(
+            read.iter().all(|&n| n > 0),
+            "inputs read per reader: {read:?}"
+        );
+    }
+}
