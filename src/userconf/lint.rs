@@ -361,6 +361,65 @@ pub fn between_nodes(nodes: &[Node]) -> Vec<Finding> {
                 "after a failover the new master brings up other addresses than the old one: clients of the missing ones find nobody",
             ));
         }
+        out.extend(peer_findings(first, n));
+    }
+    out
+}
+
+/// Unicast on one node and multicast on the other, or a unicast node whose
+/// peers leave out the other's source address: adverts do not arrive.
+fn peer_findings(first: &Node, n: &Node) -> Vec<Finding> {
+    let (a, b) = (first.instance, n.instance);
+    if a.is_unicast() != b.is_unicast() {
+        let (uni, multi) = if a.is_unicast() {
+            (first, n)
+        } else {
+            (n, first)
+        };
+        return vec![finding(
+            Rule::MismatchBetweenNodes,
+            Severity::Error,
+            &multi.instance.at,
+            format!(
+                "`{}` uses multicast (no `unicast_peer`) but `{}` unicast",
+                multi.name, uni.name
+            ),
+            format!(
+                "`{}` sends its adverts only to the peers it lists and `{}` to the multicast group: neither hears the other, both become MASTER and both hold the VIP (a split brain before any fault)",
+                uni.name, multi.name
+            ),
+            format!(
+                "give `{}` a `unicast_src_ip` and a `unicast_peer` block listing the other nodes, or remove `unicast_peer` from every node",
+                multi.name
+            ),
+        )];
+    }
+    let mut out = Vec::new();
+    for (from, to) in [(first, n), (n, first)] {
+        let (Some(src), true) = (&to.instance.unicast_src_ip, from.instance.is_unicast()) else {
+            continue;
+        };
+        if !from
+            .instance
+            .unicast_peers
+            .iter()
+            .any(|p| p.value == src.value)
+        {
+            out.push(finding(
+                Rule::MismatchBetweenNodes,
+                Severity::Error,
+                from.instance.unicast_peers.first().map(|p| &p.at).unwrap_or(&from.instance.at),
+                format!(
+                    "`unicast_peer` of `{}` does not list {}, the `unicast_src_ip` of `{}`",
+                    from.name, src.value, to.name
+                ),
+                format!(
+                    "`{}` sends its adverts only to the peers it lists, so `{}` never hears it and becomes MASTER too: both hold the VIP (a split brain before any fault)",
+                    from.name, to.name
+                ),
+                format!("list {} under `unicast_peer` on `{}`", src.value, from.name),
+            ));
+        }
     }
     out
 }
@@ -660,6 +719,14 @@ mod tests {
         render(&keepalived_node(&node, net()))
     }
 
+    fn node<'a>(name: &'a str, conf: &'a KeepalivedConf) -> Node<'a> {
+        Node {
+            name,
+            conf,
+            instance: &conf.instances[0],
+        }
+    }
+
     fn render(findings: &[Finding]) -> String {
         findings
             .iter()
@@ -797,6 +864,25 @@ mod tests {
         ];
         insta::assert_snapshot!(render(&between_nodes(&nodes)));
         assert!(between_nodes(&[nodes[0], nodes[0]]).is_empty());
+    }
+
+    #[test]
+    fn nodes_whose_unicast_peers_miss_each_other_or_mix_with_multicast_are_errors() {
+        let conf = |text: &str, file: &str| keepalived::parse(text, Path::new(file)).unwrap();
+        let a = conf("vrrp_instance VI_1 {\n    unicast_src_ip 172.20.128.2\n    unicast_peer {\n        172.20.128.3\n    }\n}\n", "master.conf");
+        let b = conf("vrrp_instance VI_1 {\n    unicast_src_ip 172.20.128.3\n    unicast_peer {\n        172.20.128.9\n    }\n}\n", "backup.conf");
+        let m = conf("vrrp_instance VI_1 {\n}\n", "multicast.conf");
+        insta::assert_snapshot!(render(&between_nodes(&[
+            node("nginx_master", &a),
+            node("nginx_slave", &b)
+        ])));
+        insta::assert_snapshot!(
+            "unicast_beside_multicast",
+            render(&between_nodes(&[
+                node("nginx_master", &a),
+                node("nginx_slave", &m)
+            ]))
+        );
     }
 
     #[test]
