@@ -231,6 +231,19 @@ impl Lexer {
         for (i, line) in text.lines().enumerate() {
             let at = Loc::new(path, i + 1);
             let toks = lex_line(line, &at)?;
+            // keepalived's own preprocessor (`$NAME=value` definitions and
+            // their uses, `@host` lines kept only on one host) needs the
+            // machine's name and the whole definition table: refused rather
+            // than read wrongly.
+            let first = line.trim_start();
+            if first.starts_with('$') || first.starts_with('@') {
+                return Err(ConfError::Syntax {
+                    at,
+                    what: "keepalived's `$` variables and `@` per-host lines are not read by halab"
+                        .into(),
+                    fix: "write the values out in one file per node".into(),
+                });
+            }
             if let Some(Tok::Word(w)) = toks.first() {
                 if w == "include" {
                     self.include(&toks[1..], path, &at, chain, depth)?;
@@ -517,9 +530,9 @@ fn build_tree(toks: Vec<(Tok, Loc)>) -> Result<Vec<Stmt>, ConfError> {
                     None => {
                         // `{` on the line after its keyword: it opens the
                         // previous statement's block.
-                        let level = &stack.last().map(|f| &f.0);
-                        let reopenable = level
-                            .and_then(|l| l.last())
+                        let reopenable = stack
+                            .last()
+                            .and_then(|f| f.0.last())
                             .is_some_and(|s| s.block.is_none());
                         if !reopenable {
                             return Err(ConfError::Syntax {
@@ -575,12 +588,6 @@ fn build_tree(toks: Vec<(Tok, Loc)>) -> Result<Vec<Stmt>, ConfError> {
 fn push_stmt(stack: &mut [(Vec<Stmt>, Option<Loc>)], s: Stmt) {
     if let Some(frame) = stack.last_mut() {
         frame.0.push(s);
-    }
-}
-
-impl Default for Loc {
-    fn default() -> Self {
-        Loc::new("", 0)
     }
 }
 
@@ -1061,6 +1068,13 @@ vrrp_instance VI_1 {
             err("vrrp_instance\n"),
             "k.conf:1: `vrrp_instance` has no value\n  fix: write `vrrp_instance VI_1 {`"
         );
+    }
+
+    #[test]
+    fn keepalived_preprocessor_lines_are_refused_with_the_line() {
+        let want = "k.conf:2: keepalived's `$` variables and `@` per-host lines are not read by halab\n  fix: write the values out in one file per node";
+        assert_eq!(err("vrrp_instance V {\n  @lb1 priority 200\n}\n"), want);
+        assert_eq!(err("! prio\n$PRIO=200\n"), want);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Where a value came from: a file and a 1-based line.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct Loc {
     pub file: PathBuf,
     pub line: usize,
