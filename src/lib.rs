@@ -23,4 +23,5 @@ pub mod spec;
 pub mod store;
 pub mod suggest;
 pub mod timeline;
+pub mod userconf;
 pub mod verdict;
