@@ -723,8 +723,8 @@ mod tests {
                     start: end_at,
                     end: at,
                 }];
-                r.params.budget.switch_within = Some(std::time::Duration::MAX);
-                r.params.late_after = std::time::Duration::MAX;
+                r.spec.budget.switch_within = Some(std::time::Duration::MAX);
+                r.spec.late_after = std::time::Duration::MAX;
                 let page = html(std::slice::from_ref(&r)).unwrap();
                 assert_eq!(page.matches("<svg class=\"timeline\"").count(), 1);
                 assert!(
