@@ -106,11 +106,7 @@ fn block_on<F: std::future::Future<Output = Result<Outcome>>>(f: F) -> Result<Ou
 }
 
 fn load_lab(args: &LabArgs) -> Result<Lab> {
-    let text = std::fs::read_to_string(&args.lab).map_err(|source| lab::LabError::Read {
-        path: args.lab.clone(),
-        source,
-    })?;
-    Ok(Lab::from_yaml_with(&text, &args.lab, &args.overrides())?)
+    Ok(lab::load_with(&args.lab, &args.overrides())?)
 }
 
 async fn connect() -> Result<Arc<dyn Engine>> {

@@ -20,6 +20,17 @@ pub struct Problem {
     pub field: String,
     pub message: String,
     pub fix: String,
+    /// Who wrote the refused value: a line of the lab file, or a flag.
+    pub blame: Blame,
+}
+
+/// Where a refused value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blame {
+    /// The lab file, on this line when it could be placed.
+    File { line: Option<usize> },
+    /// A command-line override, as typed (e.g. "`--subnet 8.8.0.0/16`").
+    Flag(String),
 }
 
 impl fmt::Display for Problem {
@@ -94,6 +105,7 @@ impl Checker {
             field: field.into(),
             message: message.into(),
             fix: fix.into(),
+            blame: Blame::File { line: None },
         });
     }
 }
