@@ -102,7 +102,7 @@ pub fn page_markers(lab: &Lab) -> Vec<(String, String)> {
     lab.spec()
         .nodes
         .iter()
-        .map(|n| (n.name.clone(), tera::escape_html(&n.page)))
+        .map(|n| (n.name.clone(), n.marker()))
         .collect()
 }
 

@@ -42,11 +42,10 @@ impl Lines {
                 block_scalar = None;
             }
             let mut rest = body;
-            while let Some(after) = rest.strip_prefix("- ").or(if rest == "-" {
-                Some("")
-            } else {
-                None
-            }) {
+            while let Some(after) =
+                rest.strip_prefix("- ")
+                    .or(if rest == "-" { Some("") } else { None })
+            {
                 while stack
                     .last()
                     .is_some_and(|o| o.indent > indent || (o.indent == indent && o.is_item))
