@@ -68,7 +68,7 @@ pub fn error_text(err: &anyhow::Error) -> String {
 pub fn run(cli: Cli) -> Result<Outcome> {
     let quiet = cli.quiet || !std::io::stderr().is_terminal();
     match cli.command {
-        Command::Render { lab, out } => render_cmd(&lab, out.as_deref()),
+        Command::Render { lab, out, force } => render_cmd(&lab, out.as_deref(), force),
         Command::Validate { lab } => block_on(validate_cmd(&lab)),
         Command::Report(args) => report_cmd(&args),
         Command::Up { lab, timeout } => block_on(up_cmd(&lab, timeout, quiet)),
@@ -118,14 +118,13 @@ pub fn default_out(lab: &Lab) -> PathBuf {
     Path::new(".halab").join(lab.name())
 }
 
-fn render_cmd(args: &LabArgs, out: Option<&Path>) -> Result<Outcome> {
+fn render_cmd(args: &LabArgs, out: Option<&Path>, force: bool) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
     let out = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_out(&lab));
-    let written = render::write(&rendered, &out)
-        .with_context(|| format!("rendering lab `{}` into `{}`", lab.name(), out.display()))?;
+    let written = render::write(&rendered, &out, force)?;
     for path in written {
         println!("{}", path.display());
     }
@@ -196,7 +195,9 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcom
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
     // The rendered files stay on disk too: they are a working compose project.
-    render::write(&rendered, &default_out(&lab))?;
+    // `.halab/<lab>/` is halab's own folder, also when an older halab wrote
+    // it without the marker.
+    render::write(&rendered, &default_out(&lab), true)?;
     let engine = connect().await?;
     let opts = lifecycle::UpOptions { timeout, quiet };
     let report = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts).await?;
