@@ -101,8 +101,9 @@ pub enum RenderError {
     AmbiguousPage {
         node: String,
         text: String,
-        /// The node the probe would credit this page to, if any.
-        credited: Option<String>,
+        /// The node (and its page text) the probe would credit this page
+        /// to instead, if any.
+        credited: Option<(String, String)>,
     },
     #[error("the page of `{node}` renders to {bytes} bytes, more than the {limit} bytes the probe reads of an answer\n  fix: shorten the page template (`index.html`)")]
     PageTooLarge {
@@ -112,12 +113,15 @@ pub enum RenderError {
     },
 }
 
-fn ambiguous_page(node: &str, text: &str, credited: &Option<String>) -> String {
-    let why = match credited {
-        Some(other) => format!("a client would take it for the page of `{other}`, whose text it also contains (the page template may hold that text)"),
-        None => "the rendered page does not carry that text, so a client cannot recognise it".into(),
-    };
-    format!("the page of `{node}` (text {text:?}) cannot be told apart: {why}\n  fix: give `{node}` a page text found nowhere else in the page, e.g. its name, and keep `{{{{ node.page }}}}` in the page template")
+fn ambiguous_page(node: &str, text: &str, credited: &Option<(String, String)>) -> String {
+    match credited {
+        Some((other, other_text)) => format!(
+            "a client would take the page of `{node}` for the page of `{other}`: `{other}`'s text {other_text:?} also occurs in it (in the page template, or inside {text:?})\n  fix: give `{other}` a page text that occurs in no other page, e.g. its name"
+        ),
+        None => format!(
+            "the page of `{node}` does not carry its text {text:?}, so a client cannot recognise it\n  fix: keep `{{{{ node.page }}}}` in the page template (`index.html`)"
+        ),
+    }
 }
 
 /// File that marks a folder as written by `halab render`: only such a
@@ -206,7 +210,10 @@ fn check_pages(lab: &Lab, files: &BTreeMap<PathBuf, String>) -> Result<(), Rende
                 return Err(RenderError::AmbiguousPage {
                     node: node.name.clone(),
                     text: node.page.clone(),
-                    credited: credited.map(String::from),
+                    credited: credited.map(|other| {
+                        let text = lab.node(other).map(|n| n.page.clone()).unwrap_or_default();
+                        (other.to_string(), text)
+                    }),
                 })
             }
         }
@@ -1124,7 +1131,7 @@ mod tests {
         let lab = seed_with(|t| t.replace("page: 从机", "page: background-color"));
         let err = render(&lab, None).unwrap_err();
         assert!(
-            matches!(&err, RenderError::AmbiguousPage { node, credited: Some(_), .. } if node == "nginx_master"),
+            matches!(&err, RenderError::AmbiguousPage { node, credited: Some((other, _)), .. } if node == "nginx_master" && other == "nginx_slave"),
             "{err:?}"
         );
         // A page text inside another one is fine: the longer one is looked

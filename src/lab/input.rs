@@ -189,6 +189,21 @@ pub fn explain(message: &str, field: &str) -> (String, String) {
             fix.unwrap_or(docs),
         );
     }
+    const SYNTAX: [&str; 7] = [
+        "found unexpected",
+        "did not find expected",
+        "could not find expected",
+        "not allowed in this context",
+        "found character that cannot start",
+        "while scanning",
+        "while parsing",
+    ];
+    if SYNTAX.iter().any(|s| message.contains(s)) {
+        return (
+            format!("this is not valid YAML here ({message})"),
+            "check the syntax at that spot: every `key:` needs a value or an indented block, brackets and quotes must be closed, indentation uses spaces".into(),
+        );
+    }
     if message.starts_with("recursion limit exceeded") {
         return (
             format!("is nested too deeply (more than {MAX_DEPTH} levels)"),

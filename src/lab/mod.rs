@@ -41,7 +41,7 @@ pub enum LabError {
         #[source]
         source: std::io::Error,
     },
-    #[error("lab file `{}` is larger than {} KiB, more than any lab needs\n  fix: pass a lab file with `--lab FILE` (a lab is a few KiB of YAML)", path.display(), limit / 1024)]
+    #[error("lab file `{}` is larger than {} MiB, more than any lab needs\n  fix: pass a lab file with `--lab FILE` (a lab is a few KiB of YAML)", path.display(), limit >> 20)]
     TooLarge { path: PathBuf, limit: u64 },
     #[error("lab file `{}` is not UTF-8 text (first bad byte at line {line}, column {column})\n  fix: save the file as UTF-8, or pass a lab file (YAML) with `--lab FILE`", path.display())]
     NotUtf8 {
@@ -550,6 +550,57 @@ mod tests {
         let text = text.replace("172.20.128.3", "172.20.0.2");
         let lab = Lab::from_yaml(&text, &path).unwrap();
         assert_eq!(lab.proxy_ip(), Ipv4Addr::new(172, 20, 0, 3));
+    }
+
+    #[test]
+    fn parse_errors_speak_of_numbers_texts_and_empty_values_not_serde_types() {
+        let (path, text) = shipped("nginx-keepalived.yaml");
+        let number = "expected a whole number from 0 to 65535";
+        for (value, found) in [
+            ("", "nothing (the value is empty)"),
+            (" 99999999999999999999", "the number 99999999999999999999"),
+            (" high", "the text \"high\""),
+        ] {
+            let said = format!("{number}, found {found}");
+            let text = text.replacen("    priority: 100\n", &format!("    priority:{value}\n"), 1);
+            let err = Lab::from_yaml(&text, &path).unwrap_err();
+            let LabError::Parse { message, fix, .. } = &err else {
+                panic!("expected a parse error, got: {err}");
+            };
+            assert_eq!(message, &said);
+            assert_eq!(fix, "write a whole number from 0 to 65535");
+            for serde_word in ["u16", "unit value", "invalid type", "invalid value"] {
+                assert!(!err.to_string().contains(serde_word), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_non_utf8_or_oversized_file_is_refused_with_its_own_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(&bad, b"name: x\npage: \xff\n").unwrap();
+        let err = load(&bad).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LabError::NotUtf8 {
+                    line: 2,
+                    column: 7,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; MAX_LAB_BYTES as usize + 1]).unwrap();
+        assert!(matches!(load(&big), Err(LabError::TooLarge { .. })));
+        // Text handed over directly is bounded too.
+        let deep = format!("name: {}", "[".repeat(MAX_DEPTH + 1));
+        assert!(matches!(
+            Lab::from_yaml(&deep, Path::new("t.yaml")),
+            Err(LabError::TooDeep { line: 1, .. })
+        ));
     }
 
     #[test]

@@ -764,9 +764,8 @@ fn check_haproxy_max(c: &mut Checker, field: &str, d: Duration, fix: &str) {
         c.push(
             field,
             format!(
-                "{} is longer than {} ({} ms), the longest time HAProxy accepts",
+                "{} is longer than HAProxy accepts: at most {}ms (about 24.8 days)",
                 show(d),
-                show(MAX_HAPROXY_TIME),
                 MAX_HAPROXY_TIME.as_millis()
             ),
             fix,
@@ -1634,19 +1633,19 @@ nodes:
             &[],
             "proxy:\n  timeouts: {connect: 18446744073709552s}\n",
             "proxy.timeouts.connect",
-            "the longest time HAProxy accepts",
+            "longer than HAProxy accepts",
         );
         assert_fails(
             &[],
             "proxy:\n  check: {inter: 600000000years}\n",
             "proxy.check.inter",
-            "2147483647 ms",
+            "at most 2147483647ms",
         );
         assert_fails(
             &[],
             "proxy:\n  timeouts: {server: 2147483648ms}\n",
             "proxy.timeouts.server",
-            "longer than 24days",
+            "at most 2147483647ms",
         );
         assert!(problems(&lab(&[], "proxy:\n  timeouts: {client: 2147483647ms}\n")).is_empty());
     }
