@@ -150,6 +150,7 @@ pub fn page_markers(lab: &Lab) -> Vec<(String, String)> {
 /// Render every artifact of `lab`; `templates` replaces the embedded ones.
 pub fn render(lab: &Lab, templates: Option<&Path>) -> Result<Rendered, RenderError> {
     let tera = load_templates(templates)?;
+    let tera: &tera::Tera = &tera;
     let ctx = LabCtx::new(lab);
     // Validation bounds every value; a failure here is halab's bug, and is
     // still an error, not a panic.
@@ -385,7 +386,23 @@ fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-fn load_templates(dir: Option<&Path>) -> Result<tera::Tera, RenderError> {
+/// The templates, compiled; the embedded ones once per process (compiling
+/// them costs more than rendering a lab).
+fn load_templates(
+    dir: Option<&Path>,
+) -> Result<std::borrow::Cow<'static, tera::Tera>, RenderError> {
+    static EMBEDDED: std::sync::OnceLock<tera::Tera> = std::sync::OnceLock::new();
+    if dir.is_none() {
+        if let Some(t) = EMBEDDED.get() {
+            return Ok(std::borrow::Cow::Borrowed(t));
+        }
+        let t = compile_templates(None)?;
+        return Ok(std::borrow::Cow::Borrowed(EMBEDDED.get_or_init(|| t)));
+    }
+    compile_templates(dir).map(std::borrow::Cow::Owned)
+}
+
+fn compile_templates(dir: Option<&Path>) -> Result<tera::Tera, RenderError> {
     let mut tera = tera::Tera::default();
     // Escape HTML only: the configs and scripts must come out verbatim.
     tera.autoescape_on(vec![".html"]);
