@@ -126,11 +126,7 @@ pub fn explain(message: &str, field: &str) -> (String, String) {
     let last = field.rsplit('.').next().unwrap_or(field);
     let docs = "see docs/lab-format.md for every field and its type".to_string();
     if let Some(rest) = message.strip_prefix("unknown field `") {
-        let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        let known = backticked(expected);
-        let hint = crate::suggest::did_you_mean(name, known.iter().copied())
-            .map(|s| format!("did you mean `{s}`? "))
-            .unwrap_or_default();
+        let (name, known, hint) = name_and_known(rest);
         let fix = if known.is_empty() {
             format!("remove `{name}`")
         } else {
@@ -142,11 +138,7 @@ pub fn explain(message: &str, field: &str) -> (String, String) {
         return (format!("unknown field `{name}`"), fix);
     }
     if let Some(rest) = message.strip_prefix("unknown variant `") {
-        let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        let known = backticked(expected);
-        let hint = crate::suggest::did_you_mean(name, known.iter().copied())
-            .map(|s| format!("did you mean `{s}`? "))
-            .unwrap_or_default();
+        let (name, known, hint) = name_and_known(rest);
         return (
             format!("`{name}` is not one of the values this field takes"),
             format!("{hint}write one of {}", known.join(", ")),
@@ -213,9 +205,15 @@ pub fn explain(message: &str, field: &str) -> (String, String) {
     (message.to_string(), docs)
 }
 
-/// Names between backticks in serde's "expected `a`, `b` or `c`".
-fn backticked(s: &str) -> Vec<&str> {
-    s.split('`').skip(1).step_by(2).collect()
+/// From serde's "NAME`, expected `a`, `b` or `c`": the name, the known
+/// names, and a "did you mean" hint (empty when none is close).
+fn name_and_known(rest: &str) -> (&str, Vec<&str>, String) {
+    let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let hint = crate::suggest::did_you_mean(name, known.iter().copied())
+        .map(|s| format!("did you mean `{s}`? "))
+        .unwrap_or_default();
+    (name, known, hint)
 }
 
 /// serde's "expected" as a person says it, and the fix it implies.
