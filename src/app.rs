@@ -69,7 +69,7 @@ pub fn error_text(err: &anyhow::Error) -> String {
 pub fn run(cli: Cli) -> Result<Outcome> {
     let quiet = cli.quiet || !std::io::stderr().is_terminal();
     match cli.command {
-        Command::Render { lab, out } => render_cmd(&lab, out.as_deref()),
+        Command::Render { lab, out, force } => render_cmd(&lab, out.as_deref(), force),
         Command::Validate { lab } => block_on(validate_cmd(&lab)),
         Command::Report(args) => report_cmd(&args),
         Command::Up { lab, timeout } => block_on(up_cmd(&lab, timeout, quiet)),
@@ -107,11 +107,7 @@ fn block_on<F: std::future::Future<Output = Result<Outcome>>>(f: F) -> Result<Ou
 }
 
 fn load_lab(args: &LabArgs) -> Result<Lab> {
-    let text = std::fs::read_to_string(&args.lab).map_err(|source| lab::LabError::Read {
-        path: args.lab.clone(),
-        source,
-    })?;
-    Ok(Lab::from_yaml_with(&text, &args.lab, &args.overrides())?)
+    Ok(lab::load_with(&args.lab, &args.overrides())?)
 }
 
 async fn connect() -> Result<Arc<dyn Engine>> {
@@ -123,14 +119,13 @@ pub fn default_out(lab: &Lab) -> PathBuf {
     Path::new(".halab").join(lab.name())
 }
 
-fn render_cmd(args: &LabArgs, out: Option<&Path>) -> Result<Outcome> {
+fn render_cmd(args: &LabArgs, out: Option<&Path>, force: bool) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
     let out = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_out(&lab));
-    let written = render::write(&rendered, &out)
-        .with_context(|| format!("rendering lab `{}` into `{}`", lab.name(), out.display()))?;
+    let written = render::write(&rendered, &out, force)?;
     for path in written {
         println!("{}", path.display());
     }
@@ -201,7 +196,9 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcom
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
     // The rendered files stay on disk too: they are a working compose project.
-    render::write(&rendered, &default_out(&lab))?;
+    // `.halab/<lab>/` is halab's own folder, also when an older halab wrote
+    // it without the marker.
+    render::write(&rendered, &default_out(&lab), true)?;
     let engine = connect().await?;
     let opts = lifecycle::UpOptions { timeout, quiet };
     let report = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts).await?;

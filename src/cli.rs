@@ -34,9 +34,13 @@ pub enum Command {
     Render {
         #[command(flatten)]
         lab: LabArgs,
-        /// Output folder [default: .halab/<lab-name>/]
+        /// Output folder [default: .halab/<lab-name>/]. It is replaced whole:
+        /// it must be new, empty, or written by halab before.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Replace the output folder even if halab did not write it.
+        #[arg(long)]
+        force: bool,
     },
     /// Check a lab file; where the lab's image exists, run the daemons' own
     /// checkers (keepalived -t, haproxy -c, nginx -t) on the rendered files.
