@@ -13,8 +13,9 @@ use crate::cli::{Cli, Command, ImageCommand, LabArgs, ReportArgs, RunArgs};
 use crate::engine::docker::DockerEngine;
 use crate::engine::Engine;
 use crate::lab::{self, Lab, ScenarioName};
-use crate::store::{RunParams, RunRecord, Store};
-use crate::verdict::{self, Status, VerdictContext};
+use crate::spec::RunSpec;
+use crate::store::{RunRecord, Store};
+use crate::verdict::{self, Status};
 use crate::{checks, image, lifecycle, render, report};
 
 /// Every budget met (or nothing to judge).
@@ -68,7 +69,7 @@ pub fn error_text(err: &anyhow::Error) -> String {
 pub fn run(cli: Cli) -> Result<Outcome> {
     let quiet = cli.quiet || !std::io::stderr().is_terminal();
     match cli.command {
-        Command::Render { lab, out } => render_cmd(&lab, out.as_deref()),
+        Command::Render { lab, out, force } => render_cmd(&lab, out.as_deref(), force),
         Command::Validate { lab } => block_on(validate_cmd(&lab)),
         Command::Report(args) => report_cmd(&args),
         Command::Up { lab, timeout } => block_on(up_cmd(&lab, timeout, quiet)),
@@ -106,11 +107,7 @@ fn block_on<F: std::future::Future<Output = Result<Outcome>>>(f: F) -> Result<Ou
 }
 
 fn load_lab(args: &LabArgs) -> Result<Lab> {
-    let text = std::fs::read_to_string(&args.lab).map_err(|source| lab::LabError::Read {
-        path: args.lab.clone(),
-        source,
-    })?;
-    Ok(Lab::from_yaml_with(&text, &args.lab, &args.overrides())?)
+    Ok(lab::load_with(&args.lab, &args.overrides())?)
 }
 
 async fn connect() -> Result<Arc<dyn Engine>> {
@@ -122,14 +119,13 @@ pub fn default_out(lab: &Lab) -> PathBuf {
     Path::new(".halab").join(lab.name())
 }
 
-fn render_cmd(args: &LabArgs, out: Option<&Path>) -> Result<Outcome> {
+fn render_cmd(args: &LabArgs, out: Option<&Path>, force: bool) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
     let out = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_out(&lab));
-    let written = render::write(&rendered, &out)
-        .with_context(|| format!("rendering lab `{}` into `{}`", lab.name(), out.display()))?;
+    let written = render::write(&rendered, &out, force)?;
     for path in written {
         println!("{}", path.display());
     }
@@ -200,7 +196,9 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcom
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
     // The rendered files stay on disk too: they are a working compose project.
-    render::write(&rendered, &default_out(&lab))?;
+    // `.halab/<lab>/` is halab's own folder, also when an older halab wrote
+    // it without the marker.
+    render::write(&rendered, &default_out(&lab), true)?;
     let engine = connect().await?;
     let opts = lifecycle::UpOptions { timeout, quiet };
     let report = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts).await?;
@@ -311,8 +309,8 @@ async fn chaos_cmd(
                     format!("before `{scenario}`: the lab did not return to its steady state")
                 })?;
         }
-        let record = run_one(engine.clone(), &lab, scenario, run, quiet).await?;
-        let path = store.save(&record)?;
+        let mut record = run_one(engine.clone(), &lab, scenario, run, quiet).await?;
+        let path = store.save(&mut record)?;
         outcome = outcome.and(judged_outcome(&record));
         eprintln!("stored {}", path.display());
         let interrupted = record.aborted;
@@ -349,7 +347,8 @@ fn judged_outcome(record: &RunRecord) -> Outcome {
     }
 }
 
-/// One scenario: observe it, judge the timeline, make the record.
+/// One scenario: build its spec, observe it, and make the record (which
+/// judges the timeline by the spec).
 async fn run_one(
     engine: Arc<dyn Engine>,
     lab: &Lab,
@@ -357,14 +356,14 @@ async fn run_one(
     args: &RunArgs,
     quiet: bool,
 ) -> Result<RunRecord> {
+    let spec = RunSpec::new(lab, scenario, &args.choices());
+    // The runner is told what the spec says: the command line was applied
+    // once, in `RunSpec::new`.
     let mut opts = RunOptions::for_lab(lab, scenario);
-    if let Some(i) = args.interval {
-        opts.probe_interval = i;
-    }
-    if let Some(b) = args.budget {
-        opts.budget.switch_within = Some(b);
-    }
-    opts.heal = !args.no_heal;
+    opts.probe_interval = spec.interval;
+    opts.probe_timeout = spec.timeout;
+    opts.heal = spec.heal;
+    opts.budget = spec.budget.clone();
 
     let bar = progress_bar(quiet, scenario);
     let started = SystemTime::now();
@@ -384,21 +383,14 @@ async fn run_one(
         }
     })
     .await?;
-
-    let mut ctx = VerdictContext::for_lab(lab, scenario, true);
-    ctx.budget = opts.budget.clone();
-    ctx.expect_switch = observed.plan.expect_switch;
-    ctx.expect_failback = observed.plan.expect_failback && observed.healed;
-    let mut verdict = verdict::judge(&observed.timeline, &ctx);
-    if observed.aborted {
-        verdict = verdict.aborted("interrupted (Ctrl-C); the fault was healed");
-    }
-    let mut params = RunParams::for_lab(lab, scenario, opts.heal);
-    params.interval = opts.probe_interval;
-    params.budget = opts.budget.clone();
-    let mut record = RunRecord::new(lab, scenario, params, observed.timeline, verdict, started);
-    Store::at(&args.runs_dir).claim_id(&mut record);
-    Ok(record)
+    debug_assert_eq!(observed.plan, spec.plan, "the runner ran the spec's plan");
+    Ok(RunRecord::new(
+        lab,
+        spec,
+        observed.timeline,
+        observed.aborted,
+        started,
+    ))
 }
 
 fn progress_bar(quiet: bool, scenario: ScenarioName) -> indicatif::ProgressBar {
@@ -428,7 +420,7 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
         emit(args, &report::compare(&a, &b))?;
         return Ok(Outcome::Success);
     }
-    let runs: Vec<RunRecord> = if !args.runs.is_empty() {
+    let mut runs: Vec<RunRecord> = if !args.runs.is_empty() {
         args.runs
             .iter()
             .map(|r| store.load(r))
@@ -447,6 +439,9 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
         }
         vec![store.last()?]
     };
+    if args.rejudge {
+        rejudge(&mut runs);
+    }
     let text = report::render(args.format, &runs)?;
     emit(args, &text)?;
     let worst = runs
@@ -459,6 +454,27 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
         // A report that shows a failed or unjudged run fails the CI step.
         Ok(Outcome::BudgetMissed)
     }
+}
+
+/// Gives every run the verdict of its stored timeline under its stored
+/// spec, and says on stderr where that differs from the stored verdict.
+fn rejudge(runs: &mut [RunRecord]) {
+    let mut differ = 0;
+    for run in runs.iter_mut() {
+        let fresh = run.rejudge();
+        if fresh != run.verdict {
+            differ += 1;
+            eprintln!("{}", report::verdict_changes(&run.id, &run.verdict, &fresh));
+        }
+        run.verdict = fresh;
+    }
+    eprintln!(
+        "re-judged {} run{}: {} as stored, {differ} differ{}",
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
+        runs.len() - differ,
+        if differ == 1 { "s" } else { "" }
+    );
 }
 
 fn emit(args: &ReportArgs, text: &str) -> Result<()> {

@@ -8,6 +8,7 @@ use ipnet::Ipv4Net;
 
 use crate::lab::{Overrides, ScenarioName, DEFAULT_LAB};
 pub use crate::report::Format;
+use crate::spec::Choices;
 
 /// Render, start, break and judge an nginx + keepalived + HAProxy lab.
 ///
@@ -33,9 +34,13 @@ pub enum Command {
     Render {
         #[command(flatten)]
         lab: LabArgs,
-        /// Output folder [default: .halab/<lab-name>/]
+        /// Output folder [default: .halab/<lab-name>/]. It is replaced whole:
+        /// it must be new, empty, or written by halab before.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Replace the output folder even if halab did not write it.
+        #[arg(long)]
+        force: bool,
     },
     /// Check a lab file; where the lab's image exists, run the daemons' own
     /// checkers (keepalived -t, haproxy -c, nginx -t) on the rendered files.
@@ -84,22 +89,9 @@ pub enum Command {
     #[command(subcommand)]
     Image(ImageCommand),
     /// Inject one fault, watch port 8000, heal, and judge the switch.
-    ///
-    /// Scenarios:
-    ///   stop-master       docker stop of the master (keepalived's graceful handover)
-    ///   kill-master       SIGKILL of the master container (a crash)
-    ///   pause-master      the master frozen (docker pause)
-    ///   partition-master  VRRP (IP protocol 112) dropped both ways inside the master
-    ///   kill-nginx        every nginx process of the master killed; the host lives
-    ///   kill-keepalived   keepalived on the master killed (SIGKILL); nginx lives
-    ///   stop-backup       the control: stop the backup; nothing may be seen
-    ///   failback          stop the master, start it again, judge the way back
-    ///
-    /// While the fault lasts, an open-loop probe fires a request every
-    /// `--interval` at the lab's port and every node's VIP ownership is
-    /// watched. The run is stored under `--runs-dir`; Ctrl-C heals the
-    /// fault and stores the run as aborted.
-    #[command(verbatim_doc_comment)]
+    // The scenario list comes from the catalogue, like everything else a
+    // scenario means.
+    #[command(long_about = crate::scenario::chaos_help())]
     Chaos {
         /// The scenario to run (see above).
         #[arg(value_parser = parse_scenario, value_name = "SCENARIO")]
@@ -158,6 +150,17 @@ pub struct LabArgs {
     pub subnet: Option<Ipv4Net>,
 }
 
+impl RunArgs {
+    /// What these flags change in a run's spec.
+    pub fn choices(&self) -> Choices {
+        Choices {
+            switch_within: self.budget,
+            interval: self.interval,
+            heal: !self.no_heal,
+        }
+    }
+}
+
 impl LabArgs {
     pub fn overrides(&self) -> Overrides {
         Overrides {
@@ -203,6 +206,10 @@ pub struct ReportArgs {
     /// Exit 0 even when a reported run missed a budget.
     #[arg(long)]
     pub no_fail: bool,
+    /// Judge the runs again from their stored timeline and spec, report the
+    /// new verdicts, and say where a stored verdict differs.
+    #[arg(long, conflicts_with = "compare")]
+    pub rejudge: bool,
     /// Compare two runs: switch time, outage, and the rest, side by side.
     #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"], conflicts_with_all = ["runs", "all", "last"])]
     pub compare: Option<Vec<String>>,

@@ -2,7 +2,9 @@
 //!
 //! Data flows one way: `lab` (a validated lab file) → `render` (files) →
 //! `engine` (Docker) → `timeline` (what the probe and watchers saw) →
-//! `verdict` (budgets judged) → `store` (runs on disk) → `report`.
+//! `verdict` (budgets judged) → `store` (runs on disk) → `report`. What a
+//! scenario does and expects is one entry of the `scenario` catalogue; a run's
+//! whole setting (plan, budgets, probe) is its `spec`, stored with it.
 //! `lifecycle` (up, down, status, logs) and `chaos` read the nodes through
 //! `observe`; `ui` draws the progress lines.
 
@@ -18,8 +20,12 @@ pub mod observe;
 pub mod probe;
 pub mod render;
 pub mod report;
+pub mod scenario;
+pub mod shipped;
+pub mod spec;
 pub mod store;
 pub mod suggest;
 pub mod timeline;
 pub mod ui;
+pub mod userconf;
 pub mod verdict;

@@ -8,11 +8,13 @@
 //! so a chaos runner merges them with its fault/heal/VIP events.
 //!
 //! Each request is one fresh TCP connection carrying a minimal HTTP/1.1
-//! `GET` with `Connection: close`, spoken over a plain `TcpStream` and parsed
-//! with `httparse`. Why not reqwest: a client with a pool, a resolver and its
-//! own background tasks adds work and shared state between `sent` and the
-//! first byte on the wire; here `sent` is read right before `connect`, and
-//! nothing is shared between requests, so one stuck request cannot delay
+//! `GET` with `Connection: close`, spoken by hyper's low-level client
+//! connection over the socket the probe opened (the HTTP stack under
+//! reqwest, without reqwest's pool). Why not reqwest itself: a client with a
+//! pool, a resolver and its own background tasks adds work and shared state
+//! between `sent` and the first byte on the wire; here `sent` is read right
+//! before `connect`, the connection is driven inside the request's own task,
+//! and nothing is shared between requests, so one stuck request cannot delay
 //! another. Only IP literals (and `localhost`) are accepted: no name lookup in
 //! the timed path, and no way to point the probe outside the lab by a name.
 
@@ -20,16 +22,19 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::timeline::{self, Clock, Event, EventKind, Outcome, Request};
 
-/// A body larger than this is cut: a node's page is a few bytes, and the
-/// probe must not be made to buffer without bound.
-const MAX_RESPONSE: usize = 1 << 20;
+/// A body larger than this is cut (the answer is judged by its first MiB):
+/// a node's page is a few bytes, and the probe must not be made to buffer
+/// without bound.
+const MAX_BODY: usize = 1 << 20;
 
 /// What to probe and how often.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,11 +106,13 @@ impl Pages {
     }
 }
 
-/// Where to connect and what to send: parsed once, shared by every request.
+/// Where to connect and what to ask: parsed once, shared by every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub addr: SocketAddr,
-    request: Vec<u8>,
+    /// Origin form: path and query.
+    path: http::uri::PathAndQuery,
+    host: http::HeaderValue,
 }
 
 impl Target {
@@ -137,14 +144,31 @@ impl Target {
             path.push('?');
             path.push_str(q);
         }
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: halab-probe\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes();
         Ok(Target {
             addr: SocketAddr::new(ip, port),
-            request,
+            path: path
+                .parse()
+                .map_err(|_| bad("the path is not valid in HTTP"))?,
+            host: http::HeaderValue::from_str(&host)
+                .map_err(|_| bad("the host is not valid in HTTP"))?,
         })
+    }
+
+    fn request(&self) -> http::Request<Empty<Bytes>> {
+        let mut req = http::Request::new(Empty::new());
+        *req.uri_mut() = http::Uri::from(self.path.clone());
+        let headers = req.headers_mut();
+        headers.insert(http::header::HOST, self.host.clone());
+        headers.insert(
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static("halab-probe"),
+        );
+        headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
+        headers.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        req
     }
 }
 
@@ -165,98 +189,43 @@ async fn exchange(target: &Target, deadline: Instant) -> Result<(u16, Vec<u8>), 
 }
 
 async fn exchange_inner(target: &Target) -> Result<(u16, Vec<u8>), String> {
-    let mut stream = TcpStream::connect(target.addr)
+    let stream = TcpStream::connect(target.addr)
         .await
         .map_err(|e| e.to_string())?;
     // The request is one small write: send it now, not after Nagle's wait.
     let _ = stream.set_nodelay(true);
-    stream
-        .write_all(&target.request)
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-        let eof = n == 0;
-        buf.extend_from_slice(&chunk[..n]);
-        match parse_response(&buf, eof || buf.len() >= MAX_RESPONSE)? {
-            Some(answer) => return Ok(answer),
-            None if eof => return Err("connection closed before a complete answer".to_string()),
-            None => {}
+    let answer = async {
+        let response = sender
+            .send_request(target.request())
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut data = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| e.to_string())?;
+            if let Some(chunk) = frame.data_ref() {
+                let room = MAX_BODY - data.len();
+                data.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if data.len() == MAX_BODY {
+                    break;
+                }
+            }
         }
-    }
-}
-
-/// `Some((status, body))` once `buf` holds a whole response; `None` while
-/// more bytes are needed. `at_end`: no more bytes will come (EOF or size cap),
-/// so a body without length or chunking ends here.
-fn parse_response(buf: &[u8], at_end: bool) -> Result<Option<(u16, Vec<u8>)>, String> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut response = httparse::Response::new(&mut headers);
-    let head_len = match response.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(format!("malformed HTTP answer: {e}")),
+        Ok((status, data))
     };
-    let status = response.code.unwrap_or(0);
-    let header = |name: &str| {
-        response
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
+    // The connection is driven here, in the request's own task, until the
+    // answer is in; its errors surface through `answer`, which then ends.
+    let drive = async {
+        let _ = conn.await;
+        std::future::pending().await
     };
-    let body = &buf[head_len..];
-    if header("transfer-encoding").is_some_and(|te| te.ends_with("chunked")) {
-        return match decode_chunked(body)? {
-            Some(decoded) => Ok(Some((status, decoded))),
-            None if at_end => Err("connection closed inside a chunked body".to_string()),
-            None => Ok(None),
-        };
-    }
-    if let Some(length) = header("content-length") {
-        let length: usize = length
-            .parse()
-            .map_err(|_| format!("malformed Content-Length `{length}`"))?;
-        if body.len() >= length {
-            return Ok(Some((status, body[..length].to_vec())));
-        }
-        if at_end && buf.len() < MAX_RESPONSE {
-            return Err(format!(
-                "connection closed after {} of {length} body bytes",
-                body.len()
-            ));
-        }
-        return Ok(if at_end {
-            Some((status, body.to_vec()))
-        } else {
-            None
-        });
-    }
-    // No length: the body runs to the end of the connection.
-    Ok(at_end.then(|| (status, body.to_vec())))
-}
-
-/// The payload of a complete chunked body, `None` while incomplete.
-fn decode_chunked(mut data: &[u8]) -> Result<Option<Vec<u8>>, String> {
-    let mut out = Vec::new();
-    loop {
-        let (start, size) = match httparse::parse_chunk_size(data) {
-            Ok(httparse::Status::Complete((start, size))) => (start, size as usize),
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(_) => return Err("malformed chunked body".to_string()),
-        };
-        if size == 0 {
-            // Trailers are not needed: the payload is complete.
-            return Ok(Some(out));
-        }
-        let end = start.saturating_add(size).saturating_add(2);
-        if data.len() < end {
-            return Ok(None);
-        }
-        out.extend_from_slice(&data[start..start + size]);
-        data = &data[end..];
+    tokio::select! {
+        answer = answer => answer,
+        never = drive => never,
     }
 }
 
@@ -502,6 +471,7 @@ pub fn collect(events: &mut mpsc::UnboundedReceiver<Event>) -> timeline::Timelin
 mod tests {
     use super::*;
     use std::sync::Mutex;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
     use tokio::sync::watch;
 
@@ -548,51 +518,22 @@ mod tests {
     fn target_accepts_ip_literals_and_localhost_only() {
         let t = Target::parse("http://127.0.0.1:8000/").unwrap();
         assert_eq!(t.addr, "127.0.0.1:8000".parse().unwrap());
-        let text = String::from_utf8(t.request.clone()).unwrap();
-        assert!(text.starts_with("GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"));
-        assert!(text.contains("\r\nConnection: close\r\n"));
-        assert!(text.ends_with("\r\n\r\n"));
+        let req = t.request();
+        assert_eq!(req.method(), http::Method::GET);
+        assert_eq!(req.uri(), "/");
+        assert_eq!(req.headers()["host"], "127.0.0.1:8000");
+        assert_eq!(req.headers()["connection"], "close");
 
         let t = Target::parse("http://localhost/x?y=1").unwrap();
         assert_eq!(t.addr, "127.0.0.1:80".parse().unwrap());
-        assert!(t
-            .request
-            .starts_with(b"GET /x?y=1 HTTP/1.1\r\nHost: localhost\r\n"));
+        assert_eq!(t.request().uri(), "/x?y=1");
+        assert_eq!(t.request().headers()["host"], "localhost");
 
         for bad in ["https://127.0.0.1/", "http://example.com/", "not a url"] {
             let err = Target::parse(bad).unwrap_err();
             assert!(matches!(&err, ProbeError::BadUrl { url, .. } if url == bad));
             assert!(err.to_string().contains("fix:"), "{err}");
         }
-    }
-
-    #[test]
-    fn responses_are_parsed_by_length_chunks_or_end_of_stream() {
-        let with_length = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n\xe4\xb8\xbb\xe6\x9c\xba";
-        assert_eq!(
-            parse_response(with_length, false).unwrap(),
-            Some((200, "主机".as_bytes().to_vec()))
-        );
-        // One byte short: wait for more, or fail at EOF.
-        let short = &with_length[..with_length.len() - 1];
-        assert_eq!(parse_response(short, false).unwrap(), None);
-        assert!(parse_response(short, true).unwrap_err().contains("5 of 6"));
-
-        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-        assert_eq!(
-            parse_response(chunked, false).unwrap(),
-            Some((200, b"abcde".to_vec()))
-        );
-        assert_eq!(parse_response(&chunked[..60], false).unwrap(), None);
-
-        let to_end = b"HTTP/1.0 503 Service Unavailable\r\n\r\nno server";
-        assert_eq!(parse_response(to_end, false).unwrap(), None);
-        assert_eq!(
-            parse_response(to_end, true).unwrap(),
-            Some((503, b"no server".to_vec()))
-        );
-        assert_eq!(parse_response(b"HTTP/1.1 200", false).unwrap(), None);
-        assert!(parse_response(b"\x00garbage\r\n\r\n", true).is_err());
     }
 
     #[test]
@@ -684,6 +625,130 @@ mod tests {
             matches!(&outcome, Outcome::Connect { error } if error.contains("refused")),
             "{outcome:?}"
         );
+    }
+
+    /// What a hostile server writes after reading the request: `(bytes,
+    /// pause after them)`, then it keeps the connection open (`hold`) or
+    /// closes it.
+    async fn hostile(script: Vec<(Vec<u8>, Duration)>, endless: bool, hold: bool) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let script = script.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let _ = stream.read(&mut buf).await;
+                    for (bytes, pause) in script {
+                        if stream.write_all(&bytes).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(pause).await;
+                    }
+                    let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+                    while endless && stream.write_all(chunk.as_bytes()).await.is_ok() {}
+                    if hold {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                });
+            }
+        });
+        url
+    }
+
+    fn now(bytes: &str) -> (Vec<u8>, Duration) {
+        (bytes.as_bytes().to_vec(), Duration::ZERO)
+    }
+
+    fn then_wait(bytes: &str, ms: u64) -> (Vec<u8>, Duration) {
+        (bytes.as_bytes().to_vec(), Duration::from_millis(ms))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hostile_answers_end_in_the_right_outcome_within_the_deadline() {
+        let p = Pages::new(&pages(&[("master", "主机")]));
+        let t = Duration::from_millis(800);
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let page = "<h1>主机</h1>";
+        type Expected = fn(&Outcome) -> bool;
+        let cases: Vec<(&str, String, Expected)> = vec![
+            (
+                "a chunked page split across writes",
+                hostile(
+                    vec![
+                        then_wait(chunked, 20),
+                        then_wait(&format!("4\r\n{}\r\n", &page[..4]), 20),
+                        now(&format!(
+                            "{:x}\r\n{}\r\n0\r\n\r\n",
+                            page.len() - 4,
+                            &page[4..]
+                        )),
+                    ],
+                    false,
+                    false,
+                )
+                .await,
+                |o| o.node() == Some("master"),
+            ),
+            (
+                "a body closed before its length",
+                hostile(
+                    vec![now(
+                        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<h1>主机",
+                    )],
+                    false,
+                    false,
+                )
+                .await,
+                |o| matches!(o, Outcome::Connect { .. }),
+            ),
+            (
+                "a body to the end of the connection",
+                hostile(
+                    vec![now("HTTP/1.0 503 Service Unavailable\r\n\r\nno server")],
+                    false,
+                    false,
+                )
+                .await,
+                |o| *o == Outcome::Http { status: 503 },
+            ),
+            (
+                "an endless chunked body, judged by its first MiB",
+                hostile(
+                    vec![
+                        now(chunked),
+                        now(&format!("{:x}\r\n{page}\r\n", page.len())),
+                    ],
+                    true,
+                    true,
+                )
+                .await,
+                |o| o.node() == Some("master"),
+            ),
+            (
+                "headers that never end",
+                hostile(vec![now("HTTP/1.1 200 OK\r\nContent-")], false, true).await,
+                |o| *o == Outcome::Timeout,
+            ),
+            (
+                "garbage instead of HTTP",
+                hostile(vec![now("\x00garbage\r\n\r\n")], false, true).await,
+                |o| matches!(o, Outcome::Connect { .. }),
+            ),
+        ];
+        for (what, url, expected) in cases {
+            let started = std::time::Instant::now();
+            let (outcome, body) = get_once(&url, t, &p).await.unwrap();
+            let took = started.elapsed();
+            assert!(expected(&outcome), "{what}: {outcome:?}");
+            assert!(body.len() <= MAX_BODY, "{what}: {} bytes kept", body.len());
+            let bound = if outcome == Outcome::Timeout {
+                t + Duration::from_millis(300)
+            } else {
+                t
+            };
+            assert!(took < bound, "{what}: took {took:?}");
+        }
     }
 
     #[test]

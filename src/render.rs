@@ -89,7 +89,48 @@ pub enum RenderError {
         #[source]
         source: std::io::Error,
     },
+    #[error("refusing to render into `{}`: {why}; the output folder is replaced whole\n  fix: choose a folder of the lab's own with `--out DIR` (the default is `.halab/<lab>/`)", path.display())]
+    UnsafeTarget { path: PathBuf, why: &'static str },
+    #[error("`{}` is not empty and halab did not write it (it has no `{MARKER}`); rendering replaces the folder whole\n  fix: choose a new or empty folder with `--out DIR`, or pass `--force` to replace it", path.display())]
+    NotHalabs { path: PathBuf },
+    #[error("`{}` exists and is not a folder; nothing was written\n  fix: choose another output folder with `--out DIR`, or move that file away", path.display())]
+    NotAFolder { path: PathBuf },
+    #[error("the lab's values do not fit the templates: {message}\n  fix: this is a bug in halab's validation; please report it with the lab file")]
+    Context { message: String },
+    #[error("{}", ambiguous_page(.node, .text, .credited))]
+    AmbiguousPage {
+        node: String,
+        text: String,
+        /// The node (and its page text) the probe would credit this page
+        /// to instead, if any.
+        credited: Option<(String, String)>,
+    },
+    #[error("the page of `{node}` renders to {bytes} bytes, more than the {limit} bytes the probe reads of an answer\n  fix: shorten the page template (`index.html`)")]
+    PageTooLarge {
+        node: String,
+        bytes: usize,
+        limit: usize,
+    },
 }
+
+fn ambiguous_page(node: &str, text: &str, credited: &Option<(String, String)>) -> String {
+    match credited {
+        Some((other, other_text)) => format!(
+            "a client would take the page of `{node}` for the page of `{other}`: `{other}`'s text {other_text:?} also occurs in it (in the page template, or inside {text:?})\n  fix: give `{other}` a page text that occurs in no other page, e.g. its name"
+        ),
+        None => format!(
+            "the page of `{node}` does not carry its text {text:?}, so a client cannot recognise it\n  fix: keep `{{{{ node.page }}}}` in the page template (`index.html`)"
+        ),
+    }
+}
+
+/// File that marks a folder as written by `halab render`: only such a
+/// folder (or an empty one) is replaced without `--force`.
+pub const MARKER: &str = ".halab-render";
+
+/// The most a page may weigh: the probe reads at most this much of an
+/// answer (probe.rs's `MAX_RESPONSE`), and a marker past it is never seen.
+pub const MAX_PAGE_BYTES: usize = 1 << 20;
 
 fn template_names() -> String {
     TEMPLATES.map(|(n, _)| n).join(", ")
@@ -102,15 +143,20 @@ pub fn page_markers(lab: &Lab) -> Vec<(String, String)> {
     lab.spec()
         .nodes
         .iter()
-        .map(|n| (n.name.clone(), tera::escape_html(&n.page)))
+        .map(|n| (n.name.clone(), n.marker()))
         .collect()
 }
 
 /// Render every artifact of `lab`; `templates` replaces the embedded ones.
 pub fn render(lab: &Lab, templates: Option<&Path>) -> Result<Rendered, RenderError> {
     let tera = load_templates(templates)?;
+    let tera: &tera::Tera = &tera;
     let ctx = LabCtx::new(lab);
-    let base = tera::Context::from_serialize(&ctx).expect("the context serialises to a map");
+    // Validation bounds every value; a failure here is halab's bug, and is
+    // still an error, not a panic.
+    let base = tera::Context::from_serialize(&ctx).map_err(|e| RenderError::Context {
+        message: e.to_string(),
+    })?;
 
     let mut files = BTreeMap::new();
     let mut put = |path: PathBuf, name: &str, ctx: &tera::Context| -> Result<(), RenderError> {
@@ -138,34 +184,195 @@ pub fn render(lab: &Lab, templates: Option<&Path>) -> Result<Rendered, RenderErr
         put(dir.join("keepalived.conf"), "keepalived.conf", &c)?;
         put(dir.join("index.html"), "index.html", &c)?;
     }
+    check_pages(lab, &files)?;
     Ok(Rendered { files })
 }
 
-/// Write `rendered` under `out` (created if needed), each file atomically
-/// (temp file + rename), scripts 0755. Returns the paths written, in order.
-pub fn write(rendered: &Rendered, out: &Path) -> Result<Vec<PathBuf>, RenderError> {
+/// Every node's page must be recognised as that node's by the probe's own
+/// rule, and be small enough for the probe to read whole. A page text that
+/// also occurs in the template (e.g. `background-color`) would make every
+/// answer look like that node's.
+fn check_pages(lab: &Lab, files: &BTreeMap<PathBuf, String>) -> Result<(), RenderError> {
+    let markers = page_markers(lab);
+    let pages = crate::probe::Pages::new(&markers);
+    for node in &lab.spec().nodes {
+        let path = Path::new("nodes").join(&node.name).join("index.html");
+        let page = files.get(&path).map(String::as_str).unwrap_or_default();
+        if page.len() > MAX_PAGE_BYTES {
+            return Err(RenderError::PageTooLarge {
+                node: node.name.clone(),
+                bytes: page.len(),
+                limit: MAX_PAGE_BYTES,
+            });
+        }
+        match pages.node_of(page) {
+            Some(n) if n == node.name => {}
+            credited => {
+                return Err(RenderError::AmbiguousPage {
+                    node: node.name.clone(),
+                    text: node.page.clone(),
+                    credited: credited.map(|other| {
+                        let text = lab.node(other).map(|n| n.page.clone()).unwrap_or_default();
+                        (other.to_string(), text)
+                    }),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Write `rendered` as the folder `out`, all or nothing: the files go into
+/// a temporary folder beside `out`, which then takes its place, so no file
+/// of an earlier render (e.g. `nodes/<old-name>/`) survives and a failure
+/// leaves `out` as it was. `out` must be new, empty, or an earlier render
+/// (it holds [`MARKER`]); `force` replaces any other folder, never a
+/// dangerous one (`/`, a top-level folder, home, the working folder or one
+/// above it). Scripts get mode 0755. Returns the paths written, in order.
+pub fn write(rendered: &Rendered, out: &Path, force: bool) -> Result<Vec<PathBuf>, RenderError> {
+    let existing = check_target(out, force)?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent).map_err(|source| RenderError::Write {
+        path: parent.to_path_buf(),
+        source,
+    })?;
+    let staging = tempfile::Builder::new()
+        .prefix(".halab-render-")
+        .tempdir_in(parent)
+        .map_err(|source| RenderError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
     let mut written = Vec::with_capacity(rendered.files.len());
     for (rel, text) in &rendered.files {
-        let path = out.join(rel);
+        let path = staging.path().join(rel);
         let err = |source| RenderError::Write {
-            path: path.clone(),
+            path: out.join(rel),
             source,
         };
-        let dir = path.parent().unwrap_or(out);
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-        tmp.write_all(text.as_bytes()).map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let mut file = std::fs::File::create(&path).map_err(err)?;
+        file.write_all(text.as_bytes()).map_err(err)?;
         let mode = if Rendered::is_executable(rel) {
             0o755
         } else {
             0o644
         };
-        set_mode(tmp.as_file(), mode).map_err(err)?;
-        tmp.persist(&path).map_err(|e| err(e.error))?;
-        written.push(path);
+        set_mode(&file, mode).map_err(err)?;
+        file.sync_all().map_err(err)?;
+        written.push(out.join(rel));
     }
+    let marker_err = |source| RenderError::Write {
+        path: out.join(MARKER),
+        source,
+    };
+    std::fs::write(
+        staging.path().join(MARKER),
+        "Written by `halab render`: the next render replaces this folder whole.\n",
+    )
+    .map_err(marker_err)?;
+    let dir = std::fs::File::open(staging.path()).map_err(marker_err)?;
+    set_mode(&dir, 0o755).map_err(marker_err)?;
+    swap_in(staging, out, existing, parent)?;
     Ok(written)
+}
+
+/// Put the finished `staging` folder at `out`. An existing `out` is first
+/// moved aside (so it can be put back if the second rename fails), then
+/// removed.
+fn swap_in(
+    staging: tempfile::TempDir,
+    out: &Path,
+    existing: bool,
+    parent: &Path,
+) -> Result<(), RenderError> {
+    let err = |source| RenderError::Write {
+        path: out.to_path_buf(),
+        source,
+    };
+    if !existing {
+        std::fs::rename(staging.path(), out).map_err(err)?;
+        // Renamed away: nothing left for the guard to remove.
+        let _ = staging.keep();
+        return Ok(());
+    }
+    // An empty folder to rename the old render onto (rename replaces an
+    // empty folder), with a name no one else uses.
+    let old = tempfile::Builder::new()
+        .prefix(".halab-old-")
+        .tempdir_in(parent)
+        .map_err(err)?;
+    std::fs::rename(out, old.path()).map_err(err)?;
+    if let Err(e) = std::fs::rename(staging.path(), out) {
+        let _ = std::fs::rename(old.path(), out);
+        return Err(err(e));
+    }
+    let _ = staging.keep();
+    // `old` now holds the previous render; dropping the guard removes it.
+    drop(old);
+    Ok(())
+}
+
+/// May `out` be replaced? Returns whether it exists.
+fn check_target(out: &Path, force: bool) -> Result<bool, RenderError> {
+    let unsafe_target = |why| RenderError::UnsafeTarget {
+        path: out.to_path_buf(),
+        why,
+    };
+    let meta = match std::fs::symlink_metadata(out) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(RenderError::Write {
+                path: out.to_path_buf(),
+                source,
+            })
+        }
+    };
+    if meta.file_type().is_symlink() {
+        return Err(unsafe_target(
+            "it is a symbolic link, and the link, not its target, would be replaced",
+        ));
+    }
+    if !meta.is_dir() {
+        return Err(RenderError::NotAFolder {
+            path: out.to_path_buf(),
+        });
+    }
+    let real = std::fs::canonicalize(out).map_err(|source| RenderError::Write {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    if real.components().count() <= 2 {
+        return Err(unsafe_target(
+            "it is the root folder or a folder right under it",
+        ));
+    }
+    if let Ok(cwd) = std::env::current_dir().and_then(std::fs::canonicalize) {
+        if cwd.starts_with(&real) {
+            return Err(unsafe_target("it is the working folder or holds it"));
+        }
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    if home.and_then(|h| std::fs::canonicalize(h).ok()).as_deref() == Some(real.as_path()) {
+        return Err(unsafe_target("it is the home folder"));
+    }
+    let mut entries = std::fs::read_dir(out).map_err(|source| RenderError::Write {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let empty = entries.next().is_none();
+    if !empty && !force && !out.join(MARKER).is_file() {
+        return Err(RenderError::NotHalabs {
+            path: out.to_path_buf(),
+        });
+    }
+    Ok(true)
 }
 
 #[cfg(unix)]
@@ -179,7 +386,23 @@ fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-fn load_templates(dir: Option<&Path>) -> Result<tera::Tera, RenderError> {
+/// The templates, compiled; the embedded ones once per process (compiling
+/// them costs more than rendering a lab).
+fn load_templates(
+    dir: Option<&Path>,
+) -> Result<std::borrow::Cow<'static, tera::Tera>, RenderError> {
+    static EMBEDDED: std::sync::OnceLock<tera::Tera> = std::sync::OnceLock::new();
+    if dir.is_none() {
+        if let Some(t) = EMBEDDED.get() {
+            return Ok(std::borrow::Cow::Borrowed(t));
+        }
+        let t = compile_templates(None)?;
+        return Ok(std::borrow::Cow::Borrowed(EMBEDDED.get_or_init(|| t)));
+    }
+    compile_templates(dir).map(std::borrow::Cow::Owned)
+}
+
+fn compile_templates(dir: Option<&Path>) -> Result<tera::Tera, RenderError> {
     let mut tera = tera::Tera::default();
     // Escape HTML only: the configs and scripts must come out verbatim.
     tera.autoescape_on(vec![".html"]);
@@ -231,6 +454,12 @@ fn seconds(d: Duration) -> String {
     }
     let s = format!("{}.{:03}", ms / 1000, ms % 1000);
     s.trim_end_matches('0').to_string()
+}
+
+/// Whole milliseconds, as HAProxy reads times (validation keeps them within
+/// its 32-bit limit; saturating only so that no input can panic here).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// keepalived's `vrrp_script interval` takes whole seconds from 1 (it
@@ -316,15 +545,15 @@ struct ProxyCtx {
     retry_on: Vec<String>,
     /// `http-reuse` keyword; absent: HAProxy's default.
     http_reuse: Option<&'static str>,
-    timeout_connect_ms: u128,
-    timeout_client_ms: u128,
-    timeout_server_ms: u128,
+    timeout_connect_ms: u64,
+    timeout_client_ms: u64,
+    timeout_server_ms: u64,
     check: Option<ServerCheckCtx>,
 }
 
 #[derive(Debug, Serialize)]
 struct ServerCheckCtx {
-    inter_ms: u128,
+    inter_ms: u64,
     rise: u32,
     fall: u32,
 }
@@ -402,11 +631,11 @@ impl LabCtx {
                 retries: p.retries,
                 retry_on: p.retry_on.clone(),
                 http_reuse: p.http_reuse.map(|r| r.as_str()),
-                timeout_connect_ms: p.timeouts.connect.as_millis(),
-                timeout_client_ms: p.timeouts.client.as_millis(),
-                timeout_server_ms: p.timeouts.server.as_millis(),
+                timeout_connect_ms: millis(p.timeouts.connect),
+                timeout_client_ms: millis(p.timeouts.client),
+                timeout_server_ms: millis(p.timeouts.server),
                 check: p.check.as_ref().map(|c| ServerCheckCtx {
-                    inter_ms: c.inter.as_millis(),
+                    inter_ms: millis(c.inter),
                     rise: c.rise,
                     fall: c.fall,
                 }),
@@ -797,7 +1026,7 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let target = out.path().join("deep/lab");
         let r = render(&seed_with(|t| t), None).unwrap();
-        let written = write(&r, &target).unwrap();
+        let written = write(&r, &target, false).unwrap();
         let expected: Vec<PathBuf> = r.files.keys().map(|p| target.join(p)).collect();
         assert_eq!(written, expected);
         for (rel, text) in &r.files {
@@ -818,23 +1047,130 @@ mod tests {
             assert_eq!(mode("haproxy.cfg"), 0o644);
             assert_eq!(mode("nodes/nginx_master/keepalived.conf"), 0o644);
         }
-        // Writing again replaces the files and leaves no temp files behind.
-        write(&r, &target).unwrap();
+        // Writing again replaces the files and leaves no temp files behind,
+        // neither in the folder nor beside it.
+        write(&r, &target, false).unwrap();
         let count = std::fs::read_dir(&target).unwrap().count();
-        assert_eq!(count, 6, "5 files and nodes/");
+        assert_eq!(count, 7, "5 files, nodes/ and the marker");
+        assert!(target.join(MARKER).is_file());
+        assert_eq!(names_in(&out.path().join("deep")), ["lab"]);
+    }
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
     }
 
     #[test]
-    fn write_names_the_path_it_cannot_write() {
+    fn a_file_where_the_folder_must_go_is_an_error_and_nothing_is_written() {
         let out = tempfile::tempdir().unwrap();
         let blocker = out.path().join("file");
-        std::fs::write(&blocker, "").unwrap();
+        std::fs::write(&blocker, "mine").unwrap();
         let r = render(&seed_with(|t| t), None).unwrap();
-        let err = write(&r, &blocker).unwrap_err();
+        let err = write(&r, &blocker, true).unwrap_err();
+        assert!(
+            matches!(&err, RenderError::NotAFolder { path } if path == &blocker),
+            "{err:?}"
+        );
+        // A file on the way to the folder: the same, before any file is made.
+        let err = write(&r, &blocker.join("lab"), false).unwrap_err();
         assert!(
             matches!(&err, RenderError::Write { path, .. } if path.starts_with(&blocker)),
             "{err:?}"
         );
+        assert_eq!(names_in(out.path()), ["file"]);
+        assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "mine");
+    }
+
+    #[test]
+    fn a_new_render_leaves_no_folder_of_a_renamed_node() {
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("lab");
+        write(&render(&seed_with(|t| t), None).unwrap(), &target, false).unwrap();
+        let renamed = seed_with(|t| t.replace("nginx_slave", "nginx_backup"));
+        write(&render(&renamed, None).unwrap(), &target, false).unwrap();
+        assert_eq!(
+            names_in(&target.join("nodes")),
+            ["nginx_backup", "nginx_master"]
+        );
+        assert_eq!(names_in(out.path()), ["lab"], "no staging folder left");
+    }
+
+    #[test]
+    fn a_folder_halab_did_not_write_is_replaced_only_with_force() {
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("project");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("notes.txt"), "mine").unwrap();
+        let r = render(&seed_with(|t| t), None).unwrap();
+        let err = write(&r, &target, false).unwrap_err();
+        assert!(matches!(&err, RenderError::NotHalabs { .. }), "{err:?}");
+        assert!(err.to_string().contains("--force"), "{err}");
+        assert_eq!(names_in(&target), ["notes.txt"]);
+        write(&r, &target, true).unwrap();
+        assert!(!target.join("notes.txt").exists());
+        assert!(target.join(MARKER).is_file());
+        // An empty folder needs no force.
+        let empty = out.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        write(&r, &empty, false).unwrap();
+    }
+
+    #[test]
+    fn dangerous_targets_are_refused_even_with_force() {
+        let r = render(&seed_with(|t| t), None).unwrap();
+        for target in ["/", "/tmp", "."] {
+            let err = write(&r, Path::new(target), true).unwrap_err();
+            assert!(
+                matches!(&err, RenderError::UnsafeTarget { .. }),
+                "{target}: {err:?}"
+            );
+        }
+        let cwd = std::env::current_dir().unwrap();
+        let err = write(&r, cwd.parent().unwrap(), true).unwrap_err();
+        assert!(matches!(&err, RenderError::UnsafeTarget { .. }), "{err:?}");
+        #[cfg(unix)]
+        {
+            let out = tempfile::tempdir().unwrap();
+            let link = out.path().join("link");
+            std::os::unix::fs::symlink(out.path(), &link).unwrap();
+            let err = write(&r, &link, true).unwrap_err();
+            assert!(matches!(&err, RenderError::UnsafeTarget { .. }), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn a_page_text_found_in_the_page_template_is_refused() {
+        let lab = seed_with(|t| t.replace("page: 从机", "page: background-color"));
+        let err = render(&lab, None).unwrap_err();
+        assert!(
+            matches!(&err, RenderError::AmbiguousPage { node, credited: Some((other, _)), .. } if node == "nginx_master" && other == "nginx_slave"),
+            "{err:?}"
+        );
+        // A page text inside another one is fine: the longer one is looked
+        // for first (the shipped three-node lab has `从机` and `从机二`).
+        let lab = seed_with(|t| t.replace("page: 从机", "page: 主机二"));
+        render(&lab, None).unwrap();
+    }
+
+    #[test]
+    fn a_page_template_without_the_page_text_or_too_large_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_embedded_templates(dir.path());
+        std::fs::write(dir.path().join("index.html"), "<p>no text</p>").unwrap();
+        let err = render(&seed_with(|t| t), Some(dir.path())).unwrap_err();
+        assert!(
+            matches!(&err, RenderError::AmbiguousPage { credited: None, .. }),
+            "{err:?}"
+        );
+        let big = format!("{}{{{{ node.page }}}}", "x".repeat(MAX_PAGE_BYTES));
+        std::fs::write(dir.path().join("index.html"), big).unwrap();
+        let err = render(&seed_with(|t| t), Some(dir.path())).unwrap_err();
+        assert!(matches!(&err, RenderError::PageTooLarge { .. }), "{err:?}");
     }
 
     #[test]

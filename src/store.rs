@@ -7,69 +7,28 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::lab::{Budget, Lab, ScenarioName};
+use crate::lab::{Lab, ScenarioName};
+use crate::spec::RunSpec;
 use crate::timeline::Timeline;
-use crate::verdict::{Status, Verdict};
+use crate::verdict::{judge, Status, Verdict, INTERRUPTED};
 
-/// Version of the record layout written by this halab.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the record layout written by this halab. 2: the run's whole
+/// spec (plan, expectations, budgets, probe) replaced version 1's `params`.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Where runs go when no directory is given.
 pub const DEFAULT_DIR: &str = ".halab/runs";
-
-/// Settings a run was made with, kept so a report can show them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunParams {
-    #[serde(with = "humantime_serde")]
-    pub interval: Duration,
-    #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
-    #[serde(with = "humantime_serde")]
-    pub late_after: Duration,
-    pub budget: Budget,
-    /// Whether the fault was undone at the end of the observation.
-    pub heal: bool,
-    /// The node that started as MASTER, and the others: reports draw one
-    /// VIP lane per node in this order.
-    #[serde(default)]
-    pub master: String,
-    #[serde(default)]
-    pub backups: Vec<String>,
-}
-
-impl RunParams {
-    /// The lab's probe settings and the scenario's budget.
-    pub fn for_lab(lab: &Lab, scenario: ScenarioName, heal: bool) -> RunParams {
-        let probe = &lab.spec().probe;
-        RunParams {
-            interval: probe.interval,
-            timeout: probe.timeout,
-            late_after: probe.late_after,
-            budget: lab.budget(scenario),
-            heal,
-            master: lab.master().name.clone(),
-            backups: lab.backups().iter().map(|n| n.name.clone()).collect(),
-        }
-    }
-
-    /// Every node, master first.
-    pub fn nodes(&self) -> Vec<&str> {
-        std::iter::once(self.master.as_str())
-            .chain(self.backups.iter().map(String::as_str))
-            .filter(|n| !n.is_empty())
-            .collect()
-    }
-}
 
 /// One scenario run, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub format_version: u32,
-    /// `20261125T130501Z-stop-master-<lab>`: sorts by start time.
+    /// `20261125T130501Z-stop-master-<lab>`: sorts by start time. The store
+    /// makes it unique when the run is saved.
     pub id: String,
     pub halab_version: String,
     pub lab: String,
@@ -77,23 +36,26 @@ pub struct RunRecord {
     pub scenario: ScenarioName,
     /// RFC 3339, UTC, whole seconds.
     pub started_at: String,
-    pub params: RunParams,
+    /// Everything the run was made with and is judged by.
+    pub spec: RunSpec,
     pub timeline: Timeline,
     pub verdict: Verdict,
+    /// Ctrl-C cut the run short: its verdict is `aborted`.
     pub aborted: bool,
 }
 
 impl RunRecord {
-    /// A record of a run of `scenario` on `lab` that started at `started`.
-    /// `aborted` follows the verdict's status.
+    /// The record of a run of `spec` on `lab` that started at `started`,
+    /// judged here from its timeline and spec, as [`RunRecord::rejudge`]
+    /// judges it again.
     pub fn new(
         lab: &Lab,
-        scenario: ScenarioName,
-        params: RunParams,
+        spec: RunSpec,
         timeline: Timeline,
-        verdict: Verdict,
+        aborted: bool,
         started: SystemTime,
     ) -> RunRecord {
+        let scenario = spec.scenario();
         RunRecord {
             format_version: FORMAT_VERSION,
             id: run_id(started, scenario, lab.name()),
@@ -102,11 +64,18 @@ impl RunRecord {
             lab_file: lab.source().display().to_string(),
             scenario,
             started_at: rfc3339(started),
-            params,
+            verdict: verdict_of(&timeline, &spec, aborted),
             timeline,
-            aborted: verdict.status == Status::Aborted,
-            verdict,
+            spec,
+            aborted,
         }
+    }
+
+    /// The verdict of the stored timeline under the stored spec: what
+    /// `halab report --rejudge` shows, equal to `verdict` for every run this
+    /// halab made.
+    pub fn rejudge(&self) -> Verdict {
+        verdict_of(&self.timeline, &self.spec, self.aborted)
     }
 
     pub fn summary(&self, path: PathBuf) -> RunSummary {
@@ -119,6 +88,17 @@ impl RunRecord {
             aborted: self.aborted,
             path,
         }
+    }
+}
+
+/// The one way a run is judged, when it is made and whenever it is
+/// re-judged.
+fn verdict_of(timeline: &Timeline, spec: &RunSpec, aborted: bool) -> Verdict {
+    let v = judge(timeline, spec);
+    if aborted {
+        v.aborted(INTERRUPTED)
+    } else {
+        v
     }
 }
 
@@ -163,8 +143,6 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("run `{}` already exists; halab never overwrites a stored run\n  fix: give the new run another id (`Store::new_id` picks a free one)", path.display())]
-    Exists { path: PathBuf },
     #[error("cannot read run `{}`: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -221,17 +199,6 @@ impl Store {
         self.dir.join(format!("{id}.json"))
     }
 
-    /// [`run_id`], with `-2`, `-3`, … appended while the id is taken.
-    pub fn new_id(&self, started: SystemTime, scenario: ScenarioName, lab: &str) -> String {
-        self.free_id(&run_id(started, scenario, lab))
-    }
-
-    /// Give `record` an id no stored run has (two runs of one scenario on
-    /// one lab in the same second get `-2`, `-3`, …).
-    pub fn claim_id(&self, record: &mut RunRecord) {
-        record.id = self.free_id(&record.id);
-    }
-
     fn free_id(&self, base: &str) -> String {
         let mut id = base.to_string();
         let mut n = 2;
@@ -243,16 +210,16 @@ impl Store {
     }
 
     /// Write a run atomically (temporary file in the same directory, then
-    /// rename); refuses to replace a stored run.
-    pub fn save(&self, record: &RunRecord) -> Result<PathBuf, StoreError> {
+    /// rename) under an id no stored run has: two runs of one scenario on
+    /// one lab in the same second get `-2`, `-3`, …, so a stored run is
+    /// never replaced. `record.id` is set to the id it was stored under.
+    pub fn save(&self, record: &mut RunRecord) -> Result<PathBuf, StoreError> {
         std::fs::create_dir_all(&self.dir).map_err(|source| StoreError::CreateDir {
             dir: self.dir.clone(),
             source,
         })?;
+        record.id = self.free_id(&record.id);
         let path = self.path_of(&record.id);
-        if path.exists() {
-            return Err(StoreError::Exists { path });
-        }
         let tmp = self
             .dir
             .join(format!(".{}.json.tmp-{}", record.id, std::process::id()));
@@ -261,7 +228,7 @@ impl Store {
                 .write(true)
                 .create_new(true)
                 .open(p)?;
-            serde_json::to_writer_pretty(&mut f, record)?;
+            serde_json::to_writer_pretty(&mut f, &*record)?;
             f.write_all(b"\n")?;
             f.sync_all()
         };
@@ -372,15 +339,113 @@ pub fn read_record(path: &Path) -> Result<RunRecord, StoreError> {
             found: header.format_version,
         });
     }
-    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text))
-        .map_err(parse_error)
+    let mut de = serde_json::Deserializer::from_str(&text);
+    if header.format_version == 1 {
+        let old: v1::Record = serde_path_to_error::deserialize(&mut de).map_err(parse_error)?;
+        return Ok(old.upgrade());
+    }
+    serde_path_to_error::deserialize(&mut de).map_err(parse_error)
+}
+
+/// Records of format version 1: `params` (probe settings, budget, heal,
+/// nodes) where version 2 has the whole spec.
+mod v1 {
+    use std::time::Duration;
+
+    use serde::Deserialize;
+
+    use super::{RunRecord, FORMAT_VERSION};
+    use crate::lab::{Budget, ScenarioName};
+    use crate::spec::RunSpec;
+    use crate::timeline::Timeline;
+    use crate::verdict::{judge, Verdict};
+
+    #[derive(Deserialize)]
+    pub(super) struct Record {
+        id: String,
+        halab_version: String,
+        lab: String,
+        lab_file: String,
+        scenario: ScenarioName,
+        started_at: String,
+        params: Params,
+        timeline: Timeline,
+        verdict: Verdict,
+        aborted: bool,
+    }
+
+    #[derive(Deserialize)]
+    struct Params {
+        #[serde(with = "humantime_serde")]
+        interval: Duration,
+        #[serde(with = "humantime_serde")]
+        timeout: Duration,
+        #[serde(with = "humantime_serde")]
+        late_after: Duration,
+        budget: Budget,
+        heal: bool,
+        #[serde(default)]
+        master: String,
+        #[serde(default)]
+        backups: Vec<String>,
+    }
+
+    impl Record {
+        /// The record in today's layout. The plan comes from the catalogue
+        /// (containers are `<lab>-<node>`); every version 1 run watched the
+        /// VIP. Whether the lab preempted was not stored: the expectation
+        /// that reproduces the stored verdict is taken, preempting (the
+        /// default) when both do.
+        pub(super) fn upgrade(self) -> RunRecord {
+            let p = self.params;
+            let lab = self.lab.clone();
+            let backup = p.backups.first().cloned().unwrap_or_default();
+            let spec = |preempt: bool| RunSpec {
+                plan: crate::scenario::get(self.scenario).plan_for(
+                    &|node| format!("{lab}-{node}"),
+                    &p.master,
+                    &backup,
+                    preempt,
+                ),
+                interval: p.interval,
+                timeout: p.timeout,
+                late_after: p.late_after,
+                budget: p.budget.clone(),
+                heal: p.heal,
+                master: p.master.clone(),
+                backups: p.backups.clone(),
+                watched_vip: true,
+            };
+            let preempting = spec(true);
+            let recovery = |s: &RunSpec| judge(&self.timeline, s).metrics.recovery;
+            let spec = if recovery(&preempting) == self.verdict.metrics.recovery {
+                preempting
+            } else {
+                spec(false)
+            };
+            RunRecord {
+                format_version: FORMAT_VERSION,
+                id: self.id,
+                halab_version: self.halab_version,
+                lab: self.lab,
+                lab_file: self.lab_file,
+                scenario: self.scenario,
+                started_at: self.started_at,
+                spec,
+                timeline: self.timeline,
+                verdict: self.verdict,
+                aborted: self.aborted,
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::spec::Choices;
     use crate::timeline::{EventKind, Outcome, Request};
-    use crate::verdict::{judge, VerdictContext};
+    use std::time::Duration;
 
     pub(crate) fn lab() -> Lab {
         Lab::from_yaml(
@@ -410,17 +475,9 @@ pub(crate) mod tests {
                 },
             }),
         );
-        let t = t.finish();
-        let v = judge(&t, &VerdictContext::for_lab(&lab, scenario, false));
         let started = SystemTime::UNIX_EPOCH + Duration::from_secs(at_secs);
-        RunRecord::new(
-            &lab,
-            scenario,
-            RunParams::for_lab(&lab, scenario, true),
-            t,
-            v,
-            started,
-        )
+        let spec = RunSpec::new(&lab, scenario, &Choices::default());
+        RunRecord::new(&lab, spec, t.finish(), false, started)
     }
 
     #[test]
@@ -430,7 +487,7 @@ pub(crate) mod tests {
         assert_eq!(r.started_at, "2026-11-25T13:05:01Z");
         assert_eq!(r.format_version, FORMAT_VERSION);
         assert_eq!(r.halab_version, env!("CARGO_PKG_VERSION"));
-        assert_eq!(r.params.nodes(), vec!["nginx_master", "nginx_slave"]);
+        assert_eq!(r.spec.nodes(), vec!["nginx_master", "nginx_slave"]);
     }
 
     #[test]
@@ -443,10 +500,10 @@ pub(crate) mod tests {
         );
         assert!(matches!(store.last(), Err(StoreError::Empty { .. })));
 
-        let late = record(2_000_000_000, ScenarioName::KillMaster);
-        let early = record(1_000_000_000, ScenarioName::StopMaster);
-        let p_late = store.save(&late).unwrap();
-        store.save(&early).unwrap();
+        let mut late = record(2_000_000_000, ScenarioName::KillMaster);
+        let mut early = record(1_000_000_000, ScenarioName::StopMaster);
+        let p_late = store.save(&mut late).unwrap();
+        store.save(&mut early).unwrap();
         assert_eq!(p_late, store.path_of(&late.id));
 
         assert_eq!(store.load(&late.id).unwrap(), late);
@@ -460,19 +517,62 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn never_overwrites_and_new_id_finds_a_free_one() {
+    fn the_store_picks_a_free_id_and_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path());
-        let mut r = record(1_000_000_000, ScenarioName::StopMaster);
-        store.save(&r).unwrap();
-        assert!(matches!(store.save(&r), Err(StoreError::Exists { .. })));
-        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        r.id = store.new_id(started, r.scenario, &r.lab);
-        assert_eq!(r.id, "20010909T014640Z-stop-master-fast-failover-2");
-        store.save(&r).unwrap();
-        let mut again = record(1_000_000_000, ScenarioName::StopMaster);
-        store.claim_id(&mut again);
-        assert_eq!(again.id, "20010909T014640Z-stop-master-fast-failover-3");
+        let first = record(1_000_000_000, ScenarioName::StopMaster);
+        for (n, id) in [
+            "20010909T014640Z-stop-master-fast-failover",
+            "20010909T014640Z-stop-master-fast-failover-2",
+            "20010909T014640Z-stop-master-fast-failover-3",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut r = first.clone();
+            let path = store.save(&mut r).unwrap();
+            assert_eq!(r.id, id, "save {n}");
+            assert_eq!(path, store.path_of(id));
+            assert_eq!(store.load(id).unwrap(), r);
+        }
+        assert_eq!(store.list().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_stored_run_rejudges_to_its_stored_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        for s in ScenarioName::ALL {
+            let mut r = record(1_000_000_000, s);
+            store.save(&mut r).unwrap();
+            let back = store.load(&r.id).unwrap();
+            assert_eq!(back.rejudge(), back.verdict, "{s}");
+        }
+        let mut aborted = record(1_000_000_000, ScenarioName::KillMaster);
+        aborted.aborted = true;
+        assert_eq!(aborted.rejudge().status, Status::Aborted);
+    }
+
+    /// A run in format 1 (`params`, no spec), as halab up to commit ee75e9f
+    /// stored it; that build's `halab report` reads this file.
+    #[test]
+    fn a_version_1_run_reads_and_rejudges_to_its_stored_verdict() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-v1.json");
+        let r = read_record(&path).unwrap();
+        assert_eq!(r.format_version, FORMAT_VERSION);
+        assert_eq!(r.scenario, ScenarioName::KillMaster);
+        assert_eq!(
+            r.spec.plan.inject,
+            vec![crate::scenario::Action::Kill {
+                container: "fixture-nginx_master".into(),
+                signal: "SIGKILL".into()
+            }]
+        );
+        assert!(r.spec.plan.expect_switch && r.spec.plan.expect_failback);
+        assert_eq!(r.spec.budget.switch_within, Some(Duration::from_secs(3)));
+        assert_eq!(r.spec.nodes(), ["nginx_master", "nginx_slave"]);
+        assert_eq!(r.verdict.status, Status::Fail);
+        assert_eq!(r.rejudge(), r.verdict);
     }
 
     #[test]
@@ -481,9 +581,9 @@ pub(crate) mod tests {
         let store = Store::at(dir.path());
         let mut r = record(1_000_000_000, ScenarioName::StopMaster);
         r.format_version = FORMAT_VERSION + 1;
-        let path = store.save(&r).unwrap();
+        let path = store.save(&mut r).unwrap();
         let err = store.load(&r.id).unwrap_err();
-        assert!(matches!(err, StoreError::NewerFormat { found: 2, .. }));
+        assert!(matches!(err, StoreError::NewerFormat { found: 3, .. }));
         let msg = err.to_string();
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         assert!(msg.contains("written by a newer halab"), "{msg}");
@@ -493,8 +593,8 @@ pub(crate) mod tests {
     fn broken_and_missing_runs_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path());
-        let r = record(1_000_000_000, ScenarioName::StopMaster);
-        store.save(&r).unwrap();
+        let mut r = record(1_000_000_000, ScenarioName::StopMaster);
+        store.save(&mut r).unwrap();
         let err = store
             .load("20010909T014640Z-stop-mastr-fast-failover")
             .unwrap_err();

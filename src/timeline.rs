@@ -19,6 +19,9 @@ pub fn duration(us: Micros) -> Duration {
 }
 
 /// The run's monotonic clock. Every event's time is read from one of these.
+///
+/// It reads Tokio's clock, which is the system's monotonic clock except in
+/// tests that pause time: there a whole chaos run plays on virtual time.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     origin: std::time::Instant,
@@ -29,7 +32,7 @@ pub struct Clock {
 impl Clock {
     pub fn start() -> Clock {
         Clock {
-            origin: std::time::Instant::now(),
+            origin: tokio::time::Instant::now().into_std(),
             wall: std::time::SystemTime::now(),
         }
     }
@@ -40,8 +43,14 @@ impl Clock {
         t.duration_since(self.wall).map(micros).unwrap_or(0)
     }
 
+    /// The wall-clock instant of `at` (the inverse of [`Clock::from_wall`]),
+    /// e.g. for a fake engine that records exits as Docker does.
+    pub fn wall_at(&self, at: Micros) -> std::time::SystemTime {
+        self.wall + duration(at)
+    }
+
     pub fn now(&self) -> Micros {
-        micros(self.origin.elapsed())
+        self.at(tokio::time::Instant::now().into_std())
     }
 
     pub fn at(&self, instant: std::time::Instant) -> Micros {

@@ -1,7 +1,8 @@
 //! Verdicts: a scenario's budgets judged from its timeline, and nothing else.
 //!
-//! [`judge`] is a pure function of a [`Timeline`] and a [`VerdictContext`], so
-//! a stored run can be judged again long after it ran. Every number comes from
+//! [`judge`] is a pure function of a [`Timeline`] and the run's [`RunSpec`]
+//! (stored with the run), so a stored run can be judged again long after it
+//! ran and give the same verdict. Every number comes from
 //! what the client (the probe) lived through: the switch is the first backup
 //! page *received* after the fault, the disruption counts failed **and** late
 //! answers, and only the VIP-ownership lanes can show a split brain
@@ -10,11 +11,10 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::lab::{Budget, ScenarioName};
+use crate::spec::RunSpec;
 use crate::timeline::{micros, EventKind, Micros, Outcome, Request, Timeline, VrrpState};
 
 /// What a run amounts to.
@@ -184,6 +184,9 @@ pub struct Verdict {
     pub notes: Vec<String>,
 }
 
+/// Why an interrupted run is not judged: the runner heals on Ctrl-C.
+pub const INTERRUPTED: &str = "interrupted (Ctrl-C); the fault was healed";
+
 impl Verdict {
     /// Mark a run that was interrupted: its numbers are kept but not trusted.
     pub fn aborted(mut self, why: impl Into<String>) -> Verdict {
@@ -201,42 +204,9 @@ impl Verdict {
     }
 }
 
-/// What the verdict needs to know besides the timeline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VerdictContext {
-    pub scenario: ScenarioName,
-    pub master: String,
-    pub backups: Vec<String>,
-    pub budget: Budget,
-    /// An answer slower than this is late.
-    pub late_after: Duration,
-    /// False for the stop-backup control: a switch is then a failure.
-    pub expect_switch: bool,
-    /// The master takes the VIP back after the heal (preempting lab).
-    pub expect_failback: bool,
-    /// VIP ownership was sampled: every node must have been watched.
-    pub watched_vip: bool,
-}
-
-impl VerdictContext {
-    /// The context for `scenario` on `lab`, with its budget and probe settings.
-    pub fn for_lab(lab: &crate::lab::Lab, scenario: ScenarioName, watched_vip: bool) -> Self {
-        VerdictContext {
-            scenario,
-            master: lab.master().name.clone(),
-            backups: lab.backups().iter().map(|n| n.name.clone()).collect(),
-            budget: lab.budget(scenario),
-            late_after: lab.spec().probe.late_after,
-            expect_switch: scenario != ScenarioName::StopBackup,
-            expect_failback: lab.spec().vrrp.preempt,
-            watched_vip,
-        }
-    }
-}
-
 /// Judge a run from its timeline.
-pub fn judge(timeline: &Timeline, ctx: &VerdictContext) -> Verdict {
-    let m = measure(timeline, ctx);
+pub fn judge(timeline: &Timeline, spec: &RunSpec) -> Verdict {
+    let m = measure(timeline, spec);
     let mut invalid = Vec::new();
     let mut notes = Vec::new();
 
@@ -251,11 +221,11 @@ pub fn judge(timeline: &Timeline, ctx: &VerdictContext) -> Verdict {
     if m.fault_at.is_some() && !m.baseline_ok {
         invalid.push(format!(
             "the probe never saw {}'s page before the fault: the lab was not in its steady state",
-            ctx.master
+            spec.master
         ));
     }
-    if ctx.watched_vip {
-        for node in std::iter::once(&ctx.master).chain(&ctx.backups) {
+    if spec.watched_vip {
+        for node in std::iter::once(&spec.master).chain(&spec.backups) {
             if !watched(timeline, node) {
                 invalid.push(format!(
                     "ownership of node {node} was not watched: no VIP sample for it, so a split brain could go unseen"
@@ -271,7 +241,7 @@ pub fn judge(timeline: &Timeline, ctx: &VerdictContext) -> Verdict {
         ));
     }
 
-    let checks = checks(&m, ctx, &mut notes);
+    let checks = checks(&m, spec, &mut notes);
     let mut reasons = invalid.clone();
     reasons.extend(
         checks
@@ -311,10 +281,10 @@ fn plural(n: u64) -> &'static str {
 }
 
 /// Every measurement, before any budget is applied.
-pub fn measure(timeline: &Timeline, ctx: &VerdictContext) -> Metrics {
+pub fn measure(timeline: &Timeline, spec: &RunSpec) -> Metrics {
     let fault = timeline.first_fault();
     let heal = timeline.first_heal();
-    let late_after = micros(ctx.late_after);
+    let late_after = micros(spec.late_after);
     let end_at = timeline
         .events
         .iter()
@@ -331,9 +301,9 @@ pub fn measure(timeline: &Timeline, ctx: &VerdictContext) -> Metrics {
     let is_backup = |r: &Request| {
         r.outcome
             .node()
-            .is_some_and(|n| ctx.backups.iter().any(|b| b == n))
+            .is_some_and(|n| spec.backups.iter().any(|b| b == n))
     };
-    let is_master = |r: &Request| r.outcome.node() == Some(ctx.master.as_str());
+    let is_master = |r: &Request| r.outcome.node() == Some(spec.master.as_str());
     let is_late =
         |r: &Request| !r.outcome.is_failure() && r.done.saturating_sub(r.sent) > late_after;
 
@@ -406,7 +376,7 @@ pub fn measure(timeline: &Timeline, ctx: &VerdictContext) -> Metrics {
 
     if let Some(h) = heal {
         let back = after.iter().filter(|r| r.done >= h).find(|r| {
-            if ctx.expect_failback {
+            if spec.plan.expect_failback {
                 is_master(r)
             } else {
                 !r.outcome.is_failure()
@@ -426,7 +396,7 @@ pub fn measure(timeline: &Timeline, ctx: &VerdictContext) -> Metrics {
                 && m.vrrp_takeover.is_none()
                 && offset >= 0
                 && *state == VrrpState::Master
-                && ctx.backups.contains(node)
+                && spec.backups.contains(node)
             {
                 m.vrrp_takeover = Some(offset);
             }
@@ -473,12 +443,17 @@ pub fn dual_ownership(timeline: &Timeline, end_at: Micros) -> Vec<Span> {
     spans
 }
 
-fn checks(m: &Metrics, ctx: &VerdictContext, notes: &mut Vec<String>) -> Vec<Check> {
-    let b = &ctx.budget;
+fn checks(m: &Metrics, spec: &RunSpec, notes: &mut Vec<String>) -> Vec<Check> {
+    let b = &spec.budget;
     let mut out = Vec::new();
     let observed = m.end_at.saturating_sub(m.fault_at.unwrap_or(0));
 
-    if ctx.expect_switch {
+    if spec.plan.expect_switch && spec.plan.switch_optional && m.switch.is_none() {
+        notes.push(format!(
+            "no switch: no backup page was received in the {} observed after the fault (the node repaired itself first)",
+            fmt_micros(observed)
+        ));
+    } else if spec.plan.expect_switch {
         if let Some(budget) = b.switch_within.map(micros) {
             out.push(match m.switch {
                 Some(s) => duration_check("switch_within", "switch took", s, budget),
@@ -489,7 +464,7 @@ fn checks(m: &Metrics, ctx: &VerdictContext, notes: &mut Vec<String>) -> Vec<Che
                     passed: false,
                     detail: format!(
                         "no switch: no backup page ({}) was received in the {} observed after the fault ({} failed, {} late)",
-                        ctx.backups.join(", "),
+                        spec.backups.join(", "),
                         fmt_micros(observed),
                         m.failed,
                         m.late
@@ -516,7 +491,7 @@ fn checks(m: &Metrics, ctx: &VerdictContext, notes: &mut Vec<String>) -> Vec<Che
             );
             // A partition is a split brain by construction: alternating pages
             // are its expected symptom, judged through max_dual_owner.
-            if ctx.scenario == ScenarioName::PartitionMaster {
+            if spec.plan.flaps_expected {
                 notes.push(detail);
             } else {
                 out.push(Check {
@@ -541,7 +516,7 @@ fn checks(m: &Metrics, ctx: &VerdictContext, notes: &mut Vec<String>) -> Vec<Che
                     "control failed: {n}'s page was served {} after the fault, but stopping a backup must not move the VIP",
                     fmt_offset(s as i64)
                 ),
-                _ => format!("{} kept serving, as it should", ctx.master),
+                _ => format!("{} kept serving, as it should", spec.master),
             },
         });
     }
@@ -599,8 +574,8 @@ fn checks(m: &Metrics, ctx: &VerdictContext, notes: &mut Vec<String>) -> Vec<Che
                 passed: false,
                 detail: format!(
                     "no recovery: no {} was received in the {} observed after the heal",
-                    if ctx.expect_failback {
-                        format!("{} page", ctx.master)
+                    if spec.plan.expect_failback {
+                        format!("{} page", spec.master)
                     } else {
                         "good page".to_string()
                     },
@@ -673,27 +648,36 @@ pub fn fmt_offset(offset: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::{Budget, ScenarioName};
     use crate::timeline::Request;
+    use std::time::Duration;
 
     const MS: Micros = 1_000;
     const M: &str = "nginx_master";
     const B: &str = "nginx_slave";
 
-    fn ctx() -> VerdictContext {
-        VerdictContext {
-            scenario: ScenarioName::StopMaster,
-            master: M.into(),
-            backups: vec![B.into()],
+    /// The spec of `scenario` on a preempting two-node lab, with a 500 ms
+    /// switch budget and no failed request allowed.
+    fn spec_of(scenario: ScenarioName) -> RunSpec {
+        RunSpec {
+            plan: crate::scenario::get(scenario).plan_for(&|n| format!("lab-{n}"), M, B, true),
+            interval: Duration::from_millis(10),
+            timeout: Duration::from_secs(1),
+            late_after: Duration::from_millis(100),
             budget: Budget {
                 switch_within: Some(Duration::from_millis(500)),
                 max_failed: Some(0),
                 ..Budget::default()
             },
-            late_after: Duration::from_millis(100),
-            expect_switch: true,
-            expect_failback: true,
+            heal: true,
+            master: M.into(),
+            backups: vec![B.into()],
             watched_vip: false,
         }
+    }
+
+    fn ctx() -> RunSpec {
+        spec_of(ScenarioName::StopMaster)
     }
 
     /// A probe answering every 10 ms with `page(t)` taking `lat(t)`.
@@ -789,6 +773,62 @@ mod tests {
     }
 
     #[test]
+    fn a_crash_repaired_before_any_switch_passes_and_says_so() {
+        // kill-keepalived on a slow lab: the restart beats the backup.
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(&mut t, 0, 3_000 * MS, |_| page(M), |_| 2 * MS);
+        let spec = spec_of(ScenarioName::KillKeepalived);
+        assert!(spec.plan.switch_optional && spec.plan.expect_switch);
+        let v = judge(&t.finish(), &spec);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert!(v.check("switch_within").is_none());
+        assert!(
+            v.notes
+                .iter()
+                .any(|n| n.starts_with("no switch: ")
+                    && n.ends_with("(the node repaired itself first)")),
+            "{:?}",
+            v.notes
+        );
+        // The same timeline is a failure where the switch is required.
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(&mut t, 0, 3_000 * MS, |_| page(M), |_| 2 * MS);
+        let v = judge(&t.finish(), &spec_of(ScenarioName::KillMaster));
+        assert_eq!(v.status, Status::Fail);
+    }
+
+    #[test]
+    fn a_crash_repaired_after_a_switch_notes_the_return_instead_of_failing() {
+        // kill-keepalived on a fast lab: the backup serves, then the
+        // restarted master takes the VIP back before the heal.
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(
+            &mut t,
+            0,
+            3_000 * MS,
+            |s| {
+                if (1_100 * MS..1_300 * MS).contains(&s) {
+                    page(B)
+                } else {
+                    page(M)
+                }
+            },
+            |_| 2 * MS,
+        );
+        let v = judge(&t.finish(), &spec_of(ScenarioName::KillKeepalived));
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(v.metrics.switch, Some(102 * MS));
+        assert!(
+            v.notes.iter().any(|n| n.starts_with("flapping")),
+            "{:?}",
+            v.notes
+        );
+    }
+
+    #[test]
     fn no_switch_is_a_failure_not_a_pass() {
         let mut t = Timeline::default();
         fault(&mut t, 1_000 * MS);
@@ -864,8 +904,7 @@ mod tests {
             .detail
             .starts_with("flapping: the serving node changed 4 times"));
         // A partition's flapping is its expected symptom: noted, not failed.
-        let mut p = ctx();
-        p.scenario = ScenarioName::PartitionMaster;
+        let p = spec_of(ScenarioName::PartitionMaster);
         let mut t2 = Timeline::default();
         fault(&mut t2, 1_000 * MS);
         probe(
@@ -1090,9 +1129,8 @@ mod tests {
 
     #[test]
     fn stop_backup_control() {
-        let mut c = ctx();
-        c.scenario = ScenarioName::StopBackup;
-        c.expect_switch = false;
+        let mut c = spec_of(ScenarioName::StopBackup);
+        assert!(!c.plan.expect_switch);
         c.budget = Budget {
             max_failed: Some(0),
             ..Budget::default()
@@ -1153,7 +1191,7 @@ mod tests {
         assert_eq!(v.metrics.recovery, Some(501 * MS));
         assert_eq!(v.metrics.flaps, 0, "the failback after the heal is no flap");
         assert!(v.check("recover_within").unwrap().passed);
-        c.expect_failback = false;
+        c.plan.expect_failback = false;
         assert_eq!(judge(&t, &c).metrics.recovery, Some(MS));
     }
 
@@ -1190,9 +1228,9 @@ mod tests {
         let v = judge(&t.finish(), &ctx());
         assert_eq!(v.status, Status::Invalid);
         assert!(v.reasons[0].starts_with("no fault was recorded"));
-        let v = judge(&clean_switch(), &ctx()).aborted("interrupted (Ctrl-C)");
+        let v = judge(&clean_switch(), &ctx()).aborted(INTERRUPTED);
         assert_eq!(v.status, Status::Aborted);
-        assert_eq!(v.reasons, vec!["interrupted (Ctrl-C)"]);
+        assert_eq!(v.reasons, vec![INTERRUPTED]);
         assert_eq!(v.metrics.switch, Some(102 * MS));
     }
 

@@ -9,14 +9,40 @@ set -eu
 
 KEEPALIVED_CONF=/etc/keepalived/keepalived.conf
 
+supervise_keepalived() {
+    # As a systemd unit with Restart=on-failure and RestartSec=100ms would:
+    # a keepalived that crashes (killed, non-zero exit) is started again,
+    # so a crash is a bounded event instead of a VIP left on this node's
+    # interface for ever; one that was stopped (exit 0 on SIGTERM) is not.
+    while :; do
+        # After SIGKILL keepalived leaves its pid files behind and refuses
+        # to start again, taking them for a live instance.
+        rm -f /run/keepalived.pid /run/vrrp.pid /run/checkers.pid /run/bfd.pid
+        # Output to PID 1's stdout so it reaches the container's log even
+        # when started by `docker exec`; stdin closed so the exec does not
+        # wait on it.
+        keepalived --dont-fork --log-console --log-detail -f "$KEEPALIVED_CONF" \
+            </dev/null >/proc/1/fd/1 2>/proc/1/fd/2 &
+        echo $! >/run/halab-keepalived.pid
+        rc=0
+        wait $! || rc=$?
+        if [ "$rc" -eq 0 ]; then
+            rm -f /run/halab-supervisor.pid
+            exit 0
+        fi
+        echo "halab: keepalived exited with status $rc; restarting it in 100ms (Restart=on-failure)" >/proc/1/fd/2
+        sleep 0.1
+    done
+}
+
 start_keepalived() {
-    # After SIGKILL keepalived leaves its pid files behind and refuses to
-    # start again, taking them for a live instance.
-    rm -f /run/keepalived.pid /run/vrrp.pid /run/checkers.pid /run/bfd.pid
-    # Output to PID 1's stdout so it reaches the container's log even when
-    # started by `docker exec`; stdin closed so the exec does not wait on it.
-    keepalived --dont-fork --log-console --log-detail -f "$KEEPALIVED_CONF" \
-        </dev/null >/proc/1/fd/1 2>/proc/1/fd/2 &
+    # One supervisor at a time: starting keepalived while its supervisor
+    # lives would start a second keepalived on the same instance.
+    if [ -f /run/halab-supervisor.pid ] && kill -0 "$(cat /run/halab-supervisor.pid)" 2>/dev/null; then
+        return 0
+    fi
+    supervise_keepalived </dev/null >/dev/null 2>&1 &
+    echo $! >/run/halab-supervisor.pid
 }
 
 stop_node() {

@@ -455,4 +455,15 @@ fn reports(lab: &Lab) {
 
     let out = common::run_in(dir, &["report", "--all", "--format", "junit", "--no-fail"]);
     assert_eq!(out.code, 0, "{}", out.all());
+
+    // Judged again from their stored specs, the runs keep their verdicts
+    // (the lab's Drop checks the same through the library, verdict by verdict).
+    let out = common::run_in(dir, &["report", "--all", "--rejudge", "--no-fail"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        out.stderr,
+        "re-judged 6 runs: 6 as stored, 0 differ\n",
+        "{}",
+        out.all()
+    );
 }

@@ -245,3 +245,222 @@ fn help_names_every_verb_and_the_exit_codes() {
         assert!(chaos.stdout.contains(s), "chaos --help lacks {s}");
     }
 }
+
+#[test]
+fn rejudge_reads_a_version_1_run_and_says_where_a_stored_verdict_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    std::fs::create_dir(&runs).unwrap();
+    let fixture = std::fs::read_to_string(repo().join("tests/fixtures/run-v1.json")).unwrap();
+    std::fs::write(runs.join("old.json"), &fixture).unwrap();
+    let args = [
+        "report",
+        "--rejudge",
+        "--all",
+        "--runs-dir",
+        "runs",
+        "--format",
+        "json",
+    ];
+    let out = halab(&args, dir.path());
+    // The run missed its 3 s switch budget, then and now.
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stderr, "re-judged 1 run: 1 as stored, 0 differ\n");
+    assert!(
+        out.stdout.contains("\"status\": \"fail\""),
+        "{}",
+        out.stdout
+    );
+
+    // A stored verdict that says pass where its timeline and spec say fail.
+    let mut run: serde_json::Value = serde_json::from_str(&fixture).unwrap();
+    run["verdict"]["status"] = "pass".into();
+    run["verdict"]["checks"][0]["passed"] = true.into();
+    std::fs::write(runs.join("old.json"), run.to_string()).unwrap();
+    let out = halab(&args, dir.path());
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "run 20261125T130640Z-kill-master-fixture: stored verdict pass, re-judged fail\n  \
+         switch_within: stored met (switch took 3.34 s, budget 3.00 s: 342 ms over); \
+         now missed (switch took 3.34 s, budget 3.00 s: 342 ms over)\n\
+         re-judged 1 run: 0 as stored, 1 differs\n"
+    );
+}
+
+/// Runs `halab ARGS` in a fresh folder holding `lab.yaml` = `text`, so that
+/// messages name `lab.yaml` and nothing of the machine: (output, folder).
+fn in_lab_dir(text: &[u8], args: &[&str]) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.yaml"), text).unwrap();
+    let out = halab(args, dir.path());
+    (out, dir)
+}
+
+/// `halab render --lab lab.yaml [extra…]` on `text`: exit 2, nothing
+/// written, and the whole stderr.
+fn render_refused(text: &[u8], extra: &[&str]) -> String {
+    let mut args = vec!["render", "--lab", "lab.yaml"];
+    args.extend_from_slice(extra);
+    let (out, dir) = in_lab_dir(text, &args);
+    assert_eq!(out.code, 2, "stderr: {}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert!(
+        !dir.path().join(".halab").exists(),
+        "a refused lab wrote files"
+    );
+    out.stderr
+}
+
+#[test]
+fn a_duration_of_millions_of_years_is_refused_not_a_crash() {
+    let text = GOOD.replace(
+        "vrrp: {auth_pass: letmein}",
+        "vrrp: {auth_pass: letmein}\nproxy:\n  timeouts: {connect: 18446744073709552s}\n  check: {inter: 600000000years}",
+    );
+    insta::assert_snapshot!(render_refused(text.as_bytes(), &[]));
+}
+
+#[test]
+fn deeply_nested_yaml_is_refused_at_once() {
+    // 160 KB of nested brackets took the YAML parser 35 s.
+    let text = format!(
+        "name: x\nnodes: {}{}\n",
+        "[".repeat(80_000),
+        "]".repeat(80_000)
+    );
+    let started = std::time::Instant::now();
+    let err = render_refused(text.as_bytes(), &[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn a_lab_file_over_one_mib_is_refused_unread() {
+    let mut text = GOOD.to_string();
+    text.push_str(&format!("# {}\n", "x".repeat(1 << 20)));
+    insta::assert_snapshot!(render_refused(text.as_bytes(), &[]));
+}
+
+#[test]
+fn a_file_that_is_not_utf8_says_so() {
+    let mut text = GOOD.as_bytes().to_vec();
+    text.extend_from_slice(b"description: caf\xe9\n");
+    insta::assert_snapshot!(render_refused(&text, &[]));
+}
+
+#[test]
+fn parse_errors_speak_the_lab_file_language_and_give_a_fix() {
+    let err = render_refused(
+        GOOD.replace("priority: 200", "priority: 99999999999999999999")
+            .as_bytes(),
+        &[],
+    );
+    insta::assert_snapshot!("out_of_range_number", err);
+    let err = render_refused(
+        GOOD.replace("network: {subnet: 172.29.0.0/16}", "network:")
+            .as_bytes(),
+        &[],
+    );
+    insta::assert_snapshot!("empty_value", err);
+    let err = render_refused(GOOD.replace("priority: 200", "priority:").as_bytes(), &[]);
+    insta::assert_snapshot!("bad_syntax", err);
+    let err = render_refused(
+        GOOD.replace(
+            "vrrp: {auth_pass: letmein}",
+            "vrrp: {auth_pass: letmein, advert_int: 1parsec}",
+        )
+        .as_bytes(),
+        &[],
+    );
+    insta::assert_snapshot!("bad_duration", err);
+    for serde_word in ["u16", "u32", "unit value", "invalid type"] {
+        assert!(!err.contains(serde_word), "{err}");
+    }
+}
+
+#[test]
+fn validation_problems_name_their_line() {
+    let text = "name: cli-lab
+network:
+  subnet: 172.29.0.0/16
+vip: 172.29.128.4/24
+vrrp:
+  preempt: false
+nodes:
+  - name: a
+    ip: 172.29.128.2
+    state: MASTER
+    priority: 255
+    page: background
+  - name: b
+    ip: 172.29.128.3
+    state: BACKUP
+    priority: 100
+    page: B
+proxy:
+  timeouts:
+    server: 30days
+";
+    insta::assert_snapshot!(render_refused(text.as_bytes(), &[]));
+}
+
+#[test]
+fn an_override_is_blamed_on_its_flag() {
+    let err = render_refused(
+        GOOD.as_bytes(),
+        &["--subnet", "8.8.0.0/16", "--name", "../x"],
+    );
+    insta::assert_snapshot!(err);
+    assert!(!err.contains("line "), "{err}");
+}
+
+#[test]
+fn thousands_of_bad_nodes_print_a_bounded_list() {
+    let mut text =
+        String::from("name: big\nnetwork: {subnet: 10.50.0.0/16}\nvip: 10.50.0.4/24\nnodes:\n");
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "  - {{name: n{i}, ip: 10.50.{}.{}, state: MASTER, priority: 7, page: p{i}}}\n",
+            i / 250,
+            2 + i % 250
+        ));
+    }
+    let err = render_refused(text.as_bytes(), &[]);
+    let lines = err.lines().count();
+    assert!(lines <= 25, "{lines} lines:\n{err}");
+    assert!(err.contains(" more (fix these first"), "{err}");
+}
+
+#[test]
+fn render_refuses_the_root_and_a_folder_it_did_not_write() {
+    let (out, _dir) = in_lab_dir(
+        GOOD.as_bytes(),
+        &["render", "--lab", "lab.yaml", "--out", "/"],
+    );
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!("out_root", out.stderr);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.yaml"), GOOD).unwrap();
+    std::fs::create_dir(dir.path().join("mine")).unwrap();
+    std::fs::write(dir.path().join("mine/notes.txt"), "keep").unwrap();
+    let args = ["render", "--lab", "lab.yaml", "--out", "mine"];
+    let out = halab(&args, dir.path());
+    assert_eq!(out.code, 2);
+    insta::assert_snapshot!("out_foreign", out.stderr);
+    assert!(dir.path().join("mine/notes.txt").is_file());
+
+    let forced = halab(&[&args[..], &["--force"]].concat(), dir.path());
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert!(!dir.path().join("mine/notes.txt").exists());
+    // Rendering again into halab's own folder needs no force.
+    let again = halab(&args, dir.path());
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}
+
+#[test]
+fn a_page_text_that_the_page_template_also_holds_is_refused() {
+    let text = GOOD.replace("page: B}", "page: background-color}");
+    insta::assert_snapshot!(render_refused(text.as_bytes(), &[]));
+}

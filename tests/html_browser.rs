@@ -2,7 +2,8 @@
 //! `chromium` package).
 //!
 //! One synthetic run per scenario is made through halab's library (a
-//! hand-made timeline judged by `verdict::judge`, saved with `Store::save`),
+//! hand-made timeline judged by its spec in `RunRecord::new`, saved with
+//! `Store::save`),
 //! `halab report --all --format html` renders them, and Chromium loads the
 //! page: its DOM must hold every run's timeline SVG and every probe mark,
 //! the console must stay silent, and a screenshot is kept as
@@ -15,9 +16,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use halab::lab::{self, Lab, ScenarioName};
-use halab::store::{RunParams, RunRecord, Store};
+use halab::spec::{Choices, RunSpec};
+use halab::store::{RunRecord, Store};
 use halab::timeline::{EventKind, Micros, Outcome, Request, Timeline, VrrpState};
-use halab::verdict::{judge, VerdictContext};
 
 const MS: Micros = 1_000;
 const M: &str = "nginx_master";
@@ -254,17 +255,15 @@ fn runs() -> Vec<RunRecord> {
         .enumerate()
         .map(|(i, &s)| {
             let tl = timeline(&shape(s));
-            let mut ctx = VerdictContext::for_lab(&lab, s, true);
-            let mut params = RunParams::for_lab(&lab, s, true);
-            if s == ScenarioName::KillMaster {
+            let choices = Choices {
                 // As with `--budget 3s`: the 3.3 s switch misses it.
-                ctx.budget.switch_within = Some(Duration::from_secs(3));
-                params.budget = ctx.budget.clone();
-            }
-            let verdict = judge(&tl, &ctx);
+                switch_within: (s == ScenarioName::KillMaster).then(|| Duration::from_secs(3)),
+                ..Choices::default()
+            };
+            let spec = RunSpec::new(&lab, s, &choices);
             let started =
                 SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000 + 60 * i as u64);
-            RunRecord::new(&lab, s, params, tl, verdict, started)
+            RunRecord::new(&lab, spec, tl, false, started)
         })
         .collect()
 }
@@ -349,8 +348,8 @@ fn html_report_renders_in_chromium() {
     let t = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::at(dir.path().join("runs"));
-    let runs = runs();
-    for r in &runs {
+    let mut runs = runs();
+    for r in &mut runs {
         store.save(r).unwrap();
     }
     let statuses: Vec<_> = runs.iter().map(|r| r.verdict.status.as_str()).collect();

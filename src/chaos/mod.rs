@@ -3,21 +3,21 @@
 //!
 //! The runner only observes; judging the timeline is `verdict`'s job.
 
+pub mod phases;
 mod plan;
+mod runner;
 pub mod watch;
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-
 pub use plan::{plan, Action, Plan, PARTITION_COMMENT};
+pub use runner::{HttpProbe, Prober, Runner, ScriptedProbe};
 
 use crate::engine::{ContainerState, Engine, EngineError};
 use crate::lab::{Budget, Lab, ScenarioName};
-use crate::probe::{Probe, ProbeConfig};
-use crate::timeline::{Clock, Event, EventKind, Outcome, Timeline};
+use crate::timeline::Timeline;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChaosError {
@@ -90,17 +90,24 @@ impl RunOptions {
 pub struct Observed {
     pub plan: Plan,
     pub timeline: Timeline,
-    /// Ctrl-C cut the run short (the fault was healed).
+    /// Ctrl-C cut the run short (a fault that was injected was healed).
     pub aborted: bool,
+    /// The heal's actions were applied.
     pub healed: bool,
 }
 
-/// Phase names shown while a run goes on.
+/// The phases of a run, in order (see [`phases`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// Watching the lab before the fault.
     Baseline,
+    /// Applying the fault's actions.
     Fault,
+    /// Watching the fault's effect.
+    Observe,
+    /// Applying the heal's actions.
     Heal,
+    /// Watching the lab come back.
     Recovery,
     Done,
 }
@@ -109,7 +116,8 @@ impl Phase {
     pub fn label(self) -> &'static str {
         match self {
             Phase::Baseline => "baseline",
-            Phase::Fault => "fault injected, watching",
+            Phase::Fault => "injecting the fault",
+            Phase::Observe => "fault injected, watching",
             Phase::Heal => "healing",
             Phase::Recovery => "healed, watching recovery",
             Phase::Done => "done",
@@ -125,288 +133,22 @@ pub struct Progress {
     pub last_node_master: bool,
 }
 
-/// Collects every event and keeps what the phase logic asks about.
-#[derive(Default)]
-struct Collected {
-    events: Vec<Event>,
-    progress: Progress,
-}
-
-/// Runs `scenario` on `lab`. `interrupt` resolving (Ctrl-C) heals the fault
-/// and ends the run as aborted. `on_phase` is told of each phase change and
-/// of progress every tick.
+/// Runs `scenario` on `lab`. `interrupt` resolving (Ctrl-C) ends the run as
+/// aborted, the fault healed if one was injected (none is after a Ctrl-C in
+/// the baseline). `on_progress` is told of each phase change
+/// and of progress every tick. The phases are decided by [`phases::step`];
+/// [`Runner`] gives the same run other seams (a scripted probe, a clock).
 pub async fn run(
     engine: Arc<dyn Engine>,
     lab: &Lab,
     scenario: ScenarioName,
     opts: &RunOptions,
     interrupt: impl Future<Output = ()>,
-    mut on_progress: impl FnMut(Phase, Progress),
+    on_progress: impl FnMut(Phase, Progress),
 ) -> Result<Observed, ChaosError> {
-    let plan = plan(lab, scenario);
-    preflight(engine.as_ref(), lab).await?;
-
-    let clock = Clock::start();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-    let collected = Arc::new(Mutex::new(Collected::default()));
-    let master = lab.master().name.clone();
-    let collector = {
-        let collected = collected.clone();
-        let master = master.clone();
-        tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
-                let mut c = collected.lock().expect("collector lock");
-                if let EventKind::Request(r) = &event.kind {
-                    c.progress.requests += 1;
-                    if r.outcome.is_failure() {
-                        c.progress.failed += 1;
-                    }
-                    c.progress.last_node_master = r.outcome.node() == Some(master.as_str());
-                }
-                c.events.push(event);
-            }
-        })
-    };
-
-    let spec = lab.spec();
-    let mut watchers = Vec::new();
-    for node in &spec.nodes {
-        let container = lab.container_name(&node.name);
-        watchers.push(tokio::spawn(watch::watch_vip(
-            engine.clone(),
-            container.clone(),
-            node.name.clone(),
-            spec.vrrp.interface.clone(),
-            lab.vip_addr(),
-            clock,
-            tx.clone(),
-        )));
-        watchers.push(tokio::spawn(watch::watch_vrrp(
-            engine.clone(),
-            container,
-            node.name.clone(),
-            clock,
-            tx.clone(),
-        )));
-    }
-    let probe = Probe::start(
-        ProbeConfig {
-            url: format!("http://127.0.0.1:{}/", spec.proxy.port),
-            interval: opts.probe_interval,
-            timeout: opts.probe_timeout,
-            pages: crate::render::page_markers(lab),
-        },
-        clock,
-        tx.clone(),
-    )?;
-
-    tokio::pin!(interrupt);
-    let mut aborted = false;
-    let mut healed = false;
-    let backups: Vec<String> = lab.backups().iter().map(|n| n.name.clone()).collect();
-
-    // Baseline: the master's page must be seen before the fault.
-    let ok = watch_until(
-        &collected,
-        &mut interrupt,
-        opts.baseline,
-        opts.baseline + Duration::from_secs(5),
-        |c| c.progress.last_node_master,
-        Phase::Baseline,
-        &mut on_progress,
-    )
-    .await;
-    aborted |= ok.is_none();
-
-    let mut fault_err = None;
-    if !aborted {
-        send(
-            &tx,
-            &clock,
-            EventKind::Note {
-                text: format!("scenario {scenario} on {}", plan.node),
-            },
-        );
-        for action in &plan.inject {
-            send(
-                &tx,
-                &clock,
-                EventKind::Fault {
-                    action: action.describe(),
-                },
-            );
-            if let Err(source) = apply(engine.as_ref(), action).await {
-                fault_err = Some(ChaosError::Inject {
-                    scenario,
-                    action: action.describe(),
-                    source,
-                });
-                break;
-            }
-        }
-        if fault_err.is_none() {
-            let observe = opts.budget.observe.unwrap_or(Duration::from_secs(8));
-            let expect_switch = plan.expect_switch;
-            let fault_at = events_len(&collected);
-            let done = watch_until(
-                &collected,
-                &mut interrupt,
-                // Leave the fault in place for at least a second so a
-                // switch-and-back is seen, then stop early once a backup
-                // has served steadily.
-                Duration::from_secs(1),
-                observe,
-                |c| {
-                    expect_switch
-                        && steady_on(&c.events[fault_at..], &backups, Duration::from_secs(1))
-                },
-                Phase::Fault,
-                &mut on_progress,
-            )
-            .await;
-            aborted |= done.is_none();
-        }
-    }
-
-    if opts.heal || aborted || fault_err.is_some() {
-        on_progress(Phase::Heal, progress(&collected));
-        for action in &plan.heal {
-            send(
-                &tx,
-                &clock,
-                EventKind::Heal {
-                    action: action.describe(),
-                },
-            );
-            if let Err(source) = apply(engine.as_ref(), action).await {
-                if fault_err.is_none() {
-                    // Only a fault that was fully injected must heal cleanly.
-                    fault_err = Some(ChaosError::Heal {
-                        scenario,
-                        action: action.describe(),
-                        source,
-                    });
-                }
-            }
-        }
-        healed = true;
-        if !aborted && fault_err.is_none() {
-            let recover = opts
-                .budget
-                .recover_within
-                .unwrap_or(Duration::from_secs(20));
-            let heal_at = events_len(&collected);
-            let want: Vec<String> = if plan.expect_failback {
-                vec![master.clone()]
-            } else {
-                lab.spec().nodes.iter().map(|n| n.name.clone()).collect()
-            };
-            let done = watch_until(
-                &collected,
-                &mut interrupt,
-                Duration::from_millis(500),
-                recover + Duration::from_secs(1),
-                |c| steady_on(&c.events[heal_at..], &want, Duration::from_millis(500)),
-                Phase::Recovery,
-                &mut on_progress,
-            )
-            .await;
-            aborted |= done.is_none();
-        }
-    }
-
-    let _ = probe.stop().await;
-    for w in &watchers {
-        w.abort();
-    }
-    drop(tx);
-    for w in watchers {
-        let _ = w.await;
-    }
-    let _ = collector.await;
-    on_progress(Phase::Done, progress(&collected));
-    if let Some(err) = fault_err {
-        return Err(err);
-    }
-    let events = std::mem::take(&mut collected.lock().expect("collector lock").events);
-    Ok(Observed {
-        plan,
-        timeline: Timeline { events }.finish(),
-        aborted,
-        healed,
-    })
-}
-
-fn send(tx: &mpsc::UnboundedSender<Event>, clock: &Clock, kind: EventKind) {
-    let _ = tx.send(Event {
-        at: clock.now(),
-        kind,
-    });
-}
-
-fn events_len(c: &Mutex<Collected>) -> usize {
-    c.lock().expect("collector lock").events.len()
-}
-
-fn progress(c: &Mutex<Collected>) -> Progress {
-    c.lock().expect("collector lock").progress
-}
-
-/// True when the last `span` of answers (and at least one) all came from
-/// `nodes`' pages, with no failure among them.
-fn steady_on(events: &[Event], nodes: &[String], span: Duration) -> bool {
-    let requests: Vec<_> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Request(r) => Some(r),
-            _ => None,
-        })
-        .collect();
-    let Some(last) = requests.iter().map(|r| r.done).max() else {
-        return false;
-    };
-    let from = last.saturating_sub(span.as_micros() as u64);
-    let window: Vec<_> = requests.iter().filter(|r| r.done >= from).collect();
-    let first_done = requests.iter().map(|r| r.done).min().unwrap_or(last);
-    last - first_done >= span.as_micros() as u64
-        && !window.is_empty()
-        && window.iter().all(|r| match &r.outcome {
-            Outcome::Page { node } => nodes.contains(node),
-            _ => false,
-        })
-}
-
-/// Waits at least `min` and until `done` holds, at most `max`. `None` when
-/// interrupted, `Some(met)` otherwise.
-async fn watch_until(
-    collected: &Mutex<Collected>,
-    interrupt: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-    min: Duration,
-    max: Duration,
-    done: impl Fn(&Collected) -> bool,
-    phase: Phase,
-    on_progress: &mut impl FnMut(Phase, Progress),
-) -> Option<bool> {
-    let start = tokio::time::Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        tokio::select! {
-            _ = interrupt.as_mut() => return None,
-            _ = tick.tick() => {}
-        }
-        let elapsed = start.elapsed();
-        let (met, p) = {
-            let c = collected.lock().expect("collector lock");
-            (done(&c), c.progress)
-        };
-        on_progress(phase, p);
-        if elapsed >= max {
-            return Some(met);
-        }
-        if elapsed >= min && met {
-            return Some(true);
-        }
-    }
+    Runner::new(engine)
+        .run(lab, scenario, opts, interrupt, on_progress)
+        .await
 }
 
 /// Every node and the proxy must be running before a fault makes sense.
@@ -460,3 +202,6 @@ pub async fn apply(engine: &dyn Engine, action: &Action) -> Result<(), ActionErr
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

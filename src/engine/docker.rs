@@ -1,4 +1,8 @@
 //! The Docker engine through bollard: the only file that knows bollard.
+//! Its requests travel over [`transport`], which bounds what they read and
+//! how long the engine may stay silent.
+
+mod transport;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -29,6 +33,9 @@ use super::{
 
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
+/// The oldest API halab is tested against (Docker 20.10).
+const MIN_API: (usize, usize) = (1, 41);
+
 /// A connection to a Docker engine, at the API version both sides speak.
 #[derive(Clone)]
 pub struct DockerEngine {
@@ -51,11 +58,41 @@ impl DockerEngine {
     /// unset) and negotiate the API version.
     pub async fn connect() -> Result<DockerEngine, EngineError> {
         let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_HOST.to_string());
-        let docker = Docker::connect_with_defaults().map_err(|e| EngineError::Unreachable {
-            host: host.clone(),
+        let timeout = std::env::var(transport::TIMEOUT_ENV).ok();
+        let timeout =
+            transport::timeout_from(timeout.as_deref()).map_err(|e| EngineError::BadTimeout {
+                var: transport::TIMEOUT_ENV,
+                value: timeout.clone().unwrap_or_default(),
+                source: Failure::new(None, e),
+            })?;
+        Self::connect_to(&host, timeout).await
+    }
+
+    /// Connect to `host` (a `DOCKER_HOST` value) with `timeout` as the
+    /// deadline on the engine's silences, and negotiate.
+    pub async fn connect_to(host: &str, timeout: Duration) -> Result<DockerEngine, EngineError> {
+        let endpoint = transport::Endpoint::parse(host).map_err(|e| EngineError::BadHost {
+            host: host.to_string(),
+            source: Failure::new(None, e),
+        })?;
+        let client_addr = endpoint.client_addr();
+        let endpoint = std::sync::Arc::new(endpoint);
+        let send = move |req| transport::send(endpoint.clone(), timeout, req);
+        // bollard's own deadline covers the wait for the headers, which
+        // the transport already bounds by silence (an upload may be long):
+        // keep it out of the way.
+        const NO_DEADLINE: u64 = 24 * 3600;
+        let docker = Docker::connect_with_custom_transport(
+            send,
+            Some(client_addr),
+            NO_DEADLINE,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .map_err(|e| EngineError::BadHost {
+            host: host.to_string(),
             source: failure(e),
         })?;
-        Self::from_client(docker, host).await
+        Self::from_client(docker, host.to_string()).await
     }
 
     /// Negotiate with an already configured client (tests point it at a
@@ -63,19 +100,23 @@ impl DockerEngine {
     pub async fn from_client(docker: Docker, host: String) -> Result<DockerEngine, EngineError> {
         // bollard 0.21 defaults to API 1.53, which engine 20.10 (max 1.41)
         // refuses; newer engines refuse old versions: negotiate.
-        let docker = docker.negotiate_version().await.map_err(|e| match e {
-            BollardError::DockerResponseServerError { .. }
-            | BollardError::APIVersionParseError {} => EngineError::Version {
-                host: host.clone(),
-                source: failure(e),
-            },
-            other => EngineError::Unreachable {
-                host: host.clone(),
-                source: failure(other),
-            },
-        })?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| negotiation_error(&host, e))?;
         let v = docker.client_version();
         let version = format!("{}.{}", v.major_version, v.minor_version);
+        if (v.major_version, v.minor_version) < MIN_API {
+            let minimum = format!("{}.{}", MIN_API.0, MIN_API.1);
+            return Err(EngineError::TooOld {
+                source: Failure::new(
+                    None,
+                    format!("it speaks API {version} at most; halab needs {minimum} or newer"),
+                ),
+                host,
+                version,
+            });
+        }
         // bollard builds `/v1.41/path` and then joins the absolute path onto
         // it, which drops the prefix: every request would reach the engine
         // unversioned (served at the engine's newest version). Put the
@@ -113,7 +154,60 @@ fn versioned_uri(uri: &http::Uri, prefix: &str) -> Option<http::Uri> {
     http::Uri::from_parts(parts).ok()
 }
 
+/// Why negotiation failed, told apart by what the user must do: start an
+/// engine, wait for it, or point DOCKER_HOST at something that is one.
+fn negotiation_error(host: &str, e: BollardError) -> EngineError {
+    let host = host.to_string();
+    if let Some(breach) = transport::breach_in(&e) {
+        let source = Failure::new(None, breach.to_string());
+        return match breach {
+            transport::Breach::Silent { .. } => EngineError::NoAnswer { host, source },
+            transport::Breach::TooLarge { .. } => EngineError::NotDocker { host, source },
+        };
+    }
+    match e {
+        // Refused, no socket, no permission: nothing is there to answer.
+        BollardError::IOError { .. } => EngineError::Unreachable {
+            host,
+            source: failure(e),
+        },
+        BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        } => EngineError::NotDocker {
+            host,
+            source: Failure::new(None, format!("`GET /version` answered: {}", failure(e))),
+        },
+        BollardError::DockerResponseServerError { .. } => EngineError::Version {
+            host,
+            source: failure(e),
+        },
+        BollardError::APIVersionParseError {} => EngineError::NotDocker {
+            host,
+            source: Failure::new(None, "its `/version` answer names no API version"),
+        },
+        BollardError::JsonDataError { ref message, .. } => EngineError::NotDocker {
+            host,
+            source: Failure::new(
+                None,
+                format!("its `/version` answer is not Docker's JSON ({message})"),
+            ),
+        },
+        BollardError::HyperResponseError { ref err } if err.is_parse() => EngineError::NotDocker {
+            host,
+            source: Failure::new(None, format!("its answer is not HTTP ({err})")),
+        },
+        // Bad JSON, malformed HTTP, a connection closed without an answer.
+        other => EngineError::NotDocker {
+            host,
+            source: failure(other),
+        },
+    }
+}
+
 fn failure(e: BollardError) -> Failure {
+    if let Some(breach) = transport::breach_in(&e) {
+        return Failure::new(None, breach.to_string());
+    }
     match e {
         BollardError::DockerResponseServerError {
             status_code,
@@ -827,8 +921,9 @@ mod tests {
     #[tokio::test]
     async fn requests_after_negotiation_carry_the_engines_version() {
         let (host, seen) = recording_engine().await;
-        let docker = Docker::connect_with_http(&host, 5, bollard::API_DEFAULT_VERSION).unwrap();
-        let engine = DockerEngine::from_client(docker, host).await.unwrap();
+        let engine = DockerEngine::connect_to(&host, Duration::from_secs(5))
+            .await
+            .unwrap();
         assert_eq!(engine.version().await.unwrap(), "1.41");
         engine.list_containers(&Labels::new()).await.unwrap();
         engine
@@ -854,8 +949,7 @@ mod tests {
             .unwrap()
             .port();
         let host = format!("tcp://127.0.0.1:{port}");
-        let docker = Docker::connect_with_http(&host, 5, bollard::API_DEFAULT_VERSION).unwrap();
-        let e = DockerEngine::from_client(docker, host.clone())
+        let e = DockerEngine::connect_to(&host, Duration::from_secs(5))
             .await
             .unwrap_err();
         assert!(matches!(e, EngineError::Unreachable { .. }), "{e:?}");

@@ -2,17 +2,28 @@
 //! images in maps, records every call in order, and can be told to fail a
 //! call or what a command inside a container prints.
 //!
+//! For the chaos runner it can also play a live lab: with
+//! [`FakeEngine::hold_streams`], `exec_lines` and followed `logs` stay open
+//! until their container stops, and the test writes into them
+//! ([`FakeEngine::exec_line`], [`FakeEngine::log_line`]) as a node's `ip
+//! monitor` or keepalived would; calls can be slowed ([`FakeEngine::delay`])
+//! so that something happens while they run; exits are recorded on the run's
+//! clock ([`FakeEngine::use_clock`]); a container can vanish.
+//!
 //! Always compiled (it is small) so that integration tests and other
 //! modules' tests can use it too.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use ipnet::Ipv4Net;
+use tokio::sync::mpsc;
+
+use crate::timeline::Clock;
 
 use super::{
     BuildOutput, ContainerInfo, ContainerSpec, ContainerState, Engine, EngineError, ExecOutput,
@@ -42,6 +53,27 @@ struct State {
     logs: BTreeMap<String, Vec<String>>,
     builds: Vec<(String, Vec<u8>)>,
     next_id: u64,
+    /// `hold_streams` was called.
+    hold: bool,
+    /// Open streams per container; dropping a sender ends its stream.
+    live: BTreeMap<String, Vec<Live>>,
+    /// (call prefix, how long such a call takes).
+    delays: Vec<(String, Duration)>,
+    /// When each container's last run ended, as Docker records it.
+    finished: BTreeMap<String, SystemTime>,
+    clock: Option<Clock>,
+}
+
+/// One open stream of a container.
+struct Live {
+    kind: StreamKind,
+    tx: mpsc::UnboundedSender<Result<String, EngineError>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamKind {
+    Exec,
+    Logs,
 }
 
 #[derive(Default)]
@@ -100,6 +132,74 @@ impl FakeEngine {
     /// Called when a container is removed (e.g. to free what `on_start` took).
     pub fn on_remove(&self, hook: impl Fn(&ContainerSpec) + Send + Sync + 'static) {
         *self.on_remove.lock().unwrap() = Some(Arc::new(hook));
+    }
+
+    /// From now on `exec_lines` and followed `logs` stay open until their
+    /// container stops, is removed or vanishes, carrying what
+    /// [`exec_line`](FakeEngine::exec_line) and [`log_line`](FakeEngine::log_line)
+    /// write (as Docker's streams do). Without it they end after what is
+    /// already there.
+    pub fn hold_streams(&self) {
+        self.state.lock().unwrap().hold = true;
+    }
+
+    /// A line on every open `exec_lines` stream of `container` (e.g. what
+    /// `ip -o monitor address` prints when the VIP moves).
+    pub fn exec_line(&self, container: &str, line: &str) {
+        self.send_live(container, StreamKind::Exec, line);
+    }
+
+    /// A line in `container`'s log, also sent on its followed `logs` streams.
+    pub fn log_line(&self, container: &str, line: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .logs
+            .entry(container.to_string())
+            .or_default()
+            .push(line.to_string());
+        self.send_live(container, StreamKind::Logs, line);
+    }
+
+    fn send_live(&self, container: &str, kind: StreamKind, line: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(streams) = s.live.get_mut(container) {
+            // A stream whose reader is gone is forgotten.
+            streams.retain(|l| l.kind != kind || l.tx.send(Ok(line.to_string())).is_ok());
+        }
+    }
+
+    /// How many streams of `container` are open (and still read).
+    pub fn open_streams(&self, container: &str) -> usize {
+        let s = self.state.lock().unwrap();
+        s.live
+            .get(container)
+            .map_or(0, |v| v.iter().filter(|l| !l.tx.is_closed()).count())
+    }
+
+    /// Every later call whose record starts with `prefix` takes `time`
+    /// (Tokio time) before it acts, as `docker stop` waits for its grace.
+    pub fn delay(&self, prefix: &str, time: Duration) {
+        self.state
+            .lock()
+            .unwrap()
+            .delays
+            .push((prefix.to_string(), time));
+    }
+
+    /// Record exits on `clock` (the run's), so that the engine's exit time
+    /// and the run's events share one time line even on paused test time.
+    pub fn use_clock(&self, clock: Clock) {
+        self.state.lock().unwrap().clock = Some(clock);
+    }
+
+    /// The container disappears without a call (removed by someone else):
+    /// its streams end and the engine no longer knows it.
+    pub fn vanish(&self, name: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.containers.remove(name);
+        s.live.remove(name);
+        s.finished.remove(name);
     }
 
     pub fn set_logs(&self, container: &str, lines: &[&str]) {
@@ -180,6 +280,23 @@ impl FakeEngine {
         failing.map_or(Ok(()), Err)
     }
 
+    /// Record a call, then take the time `delay` asked for it; `Err` when
+    /// the test asked for it to fail (after that time, as a slow failure).
+    async fn call(&self, call: String) -> Result<(), Failure> {
+        let delay = {
+            let s = self.state.lock().unwrap();
+            s.delays
+                .iter()
+                .find(|(p, _)| call.starts_with(p.as_str()))
+                .map(|(_, d)| *d)
+        };
+        let result = self.record(call);
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        result
+    }
+
     fn set(&self, name: &str, from: &[ContainerState], to: ContainerState) -> Result<(), Failure> {
         let mut s = self.state.lock().unwrap();
         let c = s.containers.get_mut(name).ok_or_else(|| not_found(name))?;
@@ -190,12 +307,33 @@ impl FakeEngine {
             ));
         }
         c.state = to;
+        if to == ContainerState::Exited {
+            // Its processes are gone: so are its exec and log streams.
+            s.live.remove(name);
+            let at = s.clock.map_or_else(SystemTime::now, |c| c.wall_at(c.now()));
+            s.finished.insert(name.to_string(), at);
+        }
         Ok(())
     }
-}
 
-fn lines_stream(lines: Vec<String>) -> LineStream {
-    futures_util::stream::iter(lines.into_iter().map(Ok)).boxed()
+    /// `lines`, then (with `hold_streams`) whatever is written to
+    /// `container`'s streams of `kind` until it stops.
+    fn stream(&self, container: &str, kind: StreamKind, lines: Vec<String>) -> LineStream {
+        let first = futures_util::stream::iter(lines.into_iter().map(Ok));
+        let mut s = self.state.lock().unwrap();
+        if !s.hold {
+            return first.boxed();
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        s.live
+            .entry(container.to_string())
+            .or_default()
+            .push(Live { kind, tx });
+        let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|line| (line, rx))
+        });
+        first.chain(rest).boxed()
+    }
 }
 
 #[async_trait]
@@ -305,7 +443,7 @@ impl Engine for FakeEngine {
             container: name.to_string(),
             source,
         };
-        self.record(format!("start {name}")).map_err(err)?;
+        self.call(format!("start {name}")).await.map_err(err)?;
         use ContainerState::*;
         self.set(name, &[Created, Exited, Running], Running)
             .map_err(err)?;
@@ -321,7 +459,7 @@ impl Engine for FakeEngine {
             container: name.to_string(),
             source,
         };
-        self.record(format!("stop {name}")).map_err(err)?;
+        self.call(format!("stop {name}")).await.map_err(err)?;
         self.set(name, &[], ContainerState::Exited).map_err(err)
     }
 
@@ -331,7 +469,9 @@ impl Engine for FakeEngine {
             signal: signal.to_string(),
             source,
         };
-        self.record(format!("kill {name} {signal}")).map_err(err)?;
+        self.call(format!("kill {name} {signal}"))
+            .await
+            .map_err(err)?;
         self.set(name, &[ContainerState::Running], ContainerState::Exited)
             .map_err(err)
     }
@@ -341,7 +481,7 @@ impl Engine for FakeEngine {
             container: name.to_string(),
             source,
         };
-        self.record(format!("pause {name}")).map_err(err)?;
+        self.call(format!("pause {name}")).await.map_err(err)?;
         self.set(name, &[ContainerState::Running], ContainerState::Paused)
             .map_err(err)
     }
@@ -351,7 +491,7 @@ impl Engine for FakeEngine {
             container: name.to_string(),
             source,
         };
-        self.record(format!("unpause {name}")).map_err(err)?;
+        self.call(format!("unpause {name}")).await.map_err(err)?;
         self.set(name, &[ContainerState::Paused], ContainerState::Running)
             .map_err(err)
     }
@@ -361,13 +501,14 @@ impl Engine for FakeEngine {
             container: name.to_string(),
             source,
         };
-        self.record(format!("remove {name}")).map_err(err)?;
+        self.call(format!("remove {name}")).await.map_err(err)?;
         let mut s = self.state.lock().unwrap();
         let c = s.containers.get(name).ok_or_else(|| err(not_found(name)))?;
         if c.state == ContainerState::Running && !force {
             return Err(err(Failure::new(Some(409), "container is running")));
         }
         let gone = s.containers.remove(name);
+        s.live.remove(name);
         drop(s);
         let hook = self.on_remove.lock().unwrap().clone();
         if let (Some(hook), Some(c)) = (hook, gone) {
@@ -383,7 +524,9 @@ impl Engine for FakeEngine {
             command: command.clone(),
             source,
         };
-        self.record(format!("exec {name} {command}")).map_err(err)?;
+        self.call(format!("exec {name} {command}"))
+            .await
+            .map_err(err)?;
         match self.container(name).map(|c| c.state) {
             Some(ContainerState::Running) => {}
             Some(state) => {
@@ -407,7 +550,9 @@ impl Engine for FakeEngine {
 
     async fn exec_lines(&self, name: &str, argv: &[&str]) -> Result<LineStream, EngineError> {
         let out = self.exec(name, argv).await?;
-        Ok(lines_stream(
+        Ok(self.stream(
+            name,
+            StreamKind::Exec,
             out.stdout.lines().map(str::to_string).collect(),
         ))
     }
@@ -416,7 +561,7 @@ impl Engine for FakeEngine {
         &self,
         name: &str,
         tail: Option<usize>,
-        _follow: bool,
+        follow: bool,
     ) -> Result<LineStream, EngineError> {
         let err = |source| EngineError::Logs {
             container: name.to_string(),
@@ -435,7 +580,12 @@ impl Engine for FakeEngine {
             .cloned()
             .unwrap_or_default();
         let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
-        Ok(lines_stream(lines.into_iter().skip(skip).collect()))
+        let lines = lines.into_iter().skip(skip).collect();
+        Ok(if follow {
+            self.stream(name, StreamKind::Logs, lines)
+        } else {
+            futures_util::stream::iter(lines.into_iter().map(Ok)).boxed()
+        })
     }
 
     async fn image(&self, tag: &str) -> Result<Option<ImageInfo>, EngineError> {
@@ -521,9 +671,14 @@ impl Engine for FakeEngine {
         })
     }
     async fn run_state(&self, name: &str) -> Result<Option<RunState>, EngineError> {
-        Ok(self.container(name).map(|c| RunState {
+        let s = self.state.lock().unwrap();
+        Ok(s.containers.get(name).map(|c| RunState {
             state: c.state,
-            finished_at: None,
+            // Like Docker: the last exit, and none while it runs.
+            finished_at: match c.state {
+                ContainerState::Running | ContainerState::Paused => None,
+                _ => s.finished.get(name).copied(),
+            },
         }))
     }
 }
@@ -575,6 +730,57 @@ mod tests {
                 "remove a"
             ]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn held_streams_carry_written_lines_until_the_container_stops() {
+        let e = FakeEngine::new();
+        e.hold_streams();
+        let clock = Clock::start();
+        e.use_clock(clock);
+        e.add_image("img", Labels::new());
+        e.add_network("net", "10.0.0.0/24".parse().unwrap(), Labels::new());
+        e.create_container(&spec("a")).await.unwrap();
+        e.start("a").await.unwrap();
+        e.log_line("a", "before");
+        let mut monitor = e.exec_lines("a", &["ip", "monitor"]).await.unwrap();
+        let mut log = e.logs("a", Some(0), true).await.unwrap();
+        assert_eq!(e.open_streams("a"), 2);
+        e.exec_line("a", "inet 10.0.0.9/24");
+        e.log_line("a", "Entering MASTER STATE");
+        assert_eq!(monitor.next().await.unwrap().unwrap(), "inet 10.0.0.9/24");
+        assert_eq!(log.next().await.unwrap().unwrap(), "Entering MASTER STATE");
+        // Nothing more: the streams stay open (a timeout, not an end).
+        let idle = tokio::time::timeout(Duration::from_secs(1), monitor.next()).await;
+        assert!(idle.is_err(), "{idle:?}");
+        assert_eq!(e.run_state("a").await.unwrap().unwrap().finished_at, None);
+        // Stopping ends both, and the exit is recorded on the run's clock.
+        e.delay("stop a", Duration::from_millis(300));
+        e.stop("a", Duration::ZERO).await.unwrap();
+        assert!(monitor.next().await.is_none() && log.next().await.is_none());
+        let exit = e
+            .run_state("a")
+            .await
+            .unwrap()
+            .unwrap()
+            .finished_at
+            .unwrap();
+        assert_eq!(clock.from_wall(exit), 1_300_000, "1 s idle + 300 ms stop");
+        e.vanish("a");
+        assert_eq!(e.run_state("a").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn streams_end_at_once_unless_held() {
+        let e = FakeEngine::new();
+        e.add_image("img", Labels::new());
+        e.add_network("net", "10.0.0.0/24".parse().unwrap(), Labels::new());
+        e.create_container(&spec("a")).await.unwrap();
+        e.start("a").await.unwrap();
+        e.set_logs("a", &["one"]);
+        let lines: Vec<_> = e.logs("a", None, true).await.unwrap().collect().await;
+        assert_eq!(lines.len(), 1);
+        assert_eq!(e.open_streams("a"), 0);
     }
 
     #[tokio::test]

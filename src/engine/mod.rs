@@ -154,7 +154,12 @@ impl Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message.trim_end())
+        // An engine may answer an error with an empty body: say what it did.
+        match (self.message.trim_end(), self.status) {
+            ("", Some(status)) => write!(f, "HTTP {status} with no message"),
+            ("", None) => f.write_str("no reason given"),
+            (message, _) => f.write_str(message),
+        }
     }
 }
 
@@ -165,8 +170,28 @@ impl std::error::Error for Failure {}
 pub enum EngineError {
     #[error("cannot reach the Docker engine at `{host}`: {source}\n  fix: start dockerd (e.g. `service docker start`), or point DOCKER_HOST at a running engine")]
     Unreachable { host: String, source: Failure },
-    #[error("cannot agree on an API version with the Docker engine at `{host}`: {source}")]
+    #[error("DOCKER_HOST=`{host}` names no engine halab can speak to: {source}\n  fix: set DOCKER_HOST to `unix:///var/run/docker.sock` or `tcp://HOST:PORT`")]
+    BadHost { host: String, source: Failure },
+    #[error("{var}=`{value}` is not a deadline: {source}\n  fix: write it like `15s` or `2m`")]
+    BadTimeout {
+        var: &'static str,
+        value: String,
+        source: Failure,
+    },
+    #[error("the Docker engine at `{host}` did not answer in time: {source}\n  fix: check the engine (`docker info`), or allow it longer with HALAB_ENGINE_TIMEOUT=60s")]
+    NoAnswer { host: String, source: Failure },
+    #[error("`{host}` did not answer like a Docker engine: {source}\n  fix: point DOCKER_HOST at a Docker engine's socket or port")]
+    NotDocker { host: String, source: Failure },
+    #[error("cannot agree on an API version with the Docker engine at `{host}`: {source}\n  fix: point DOCKER_HOST at a Docker engine, version 20.10 or newer")]
     Version { host: String, source: Failure },
+    /// `source` says which version the engine speaks and which halab needs.
+    #[error("the Docker engine at `{host}` is too old: {source}\n  fix: upgrade the engine to Docker 20.10 or newer, or point DOCKER_HOST at a newer one")]
+    TooOld {
+        host: String,
+        /// The newest API version the engine speaks.
+        version: String,
+        source: Failure,
+    },
     #[error("cannot list containers: {source}")]
     ListContainers { source: Failure },
     #[error("cannot list networks: {source}")]
@@ -252,7 +277,12 @@ impl EngineError {
         use EngineError::*;
         match self {
             Unreachable { source, .. }
+            | BadHost { source, .. }
+            | BadTimeout { source, .. }
+            | NoAnswer { source, .. }
+            | NotDocker { source, .. }
             | Version { source, .. }
+            | TooOld { source, .. }
             | ListContainers { source }
             | ListNetworks { source }
             | ListImages { source }
@@ -438,6 +468,16 @@ mod tests {
             .collect()
             .await;
         assert_eq!(lines, vec!["one", "two", "three"]);
+    }
+
+    #[test]
+    fn an_empty_engine_message_still_says_what_happened() {
+        assert_eq!(
+            Failure::new(Some(404), "").to_string(),
+            "HTTP 404 with no message"
+        );
+        assert_eq!(Failure::new(None, " \n").to_string(), "no reason given");
+        assert_eq!(Failure::new(Some(500), "boom\n").to_string(), "boom");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! Nothing downstream re-validates: a `Lab` can only be made by [`load`] (or
 //! [`Lab::from_yaml`]), which runs every check in `validate`.
 
+mod input;
+mod lines;
 mod model;
 mod validate;
 
@@ -12,11 +14,16 @@ use std::path::{Path, PathBuf};
 
 use ipnet::Ipv4Net;
 
+pub use input::{MAX_DEPTH, MAX_LAB_BYTES};
 pub use model::*;
-pub use validate::Problem;
+pub use validate::{Blame, Problem};
 
 /// The lab used when `--lab` is not given.
 pub const DEFAULT_LAB: &str = "labs/nginx-keepalived.yaml";
+
+/// Problems listed in one error; the rest are counted. A lab with thousands
+/// of nodes must not print thousands of lines.
+pub const MAX_PROBLEMS_SHOWN: usize = 20;
 
 /// A lab file that passed every check.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,13 +35,27 @@ pub struct Lab {
 /// Why a lab file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
-    #[error("cannot read lab file `{}`: {source}\n  fix: pass an existing file with `--lab FILE` (the labs shipped with halab are in `labs/`)", path.display())]
+    #[error("cannot read lab file `{}`: {source}\n  fix: {}", path.display(), read_fix(.source))]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{}", parse_message(.path, .field, .location, .message))]
+    #[error("lab file `{}` is larger than {} MiB, more than any lab needs\n  fix: pass a lab file with `--lab FILE` (a lab is a few KiB of YAML)", path.display(), limit >> 20)]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("lab file `{}` is not UTF-8 text (first bad byte at line {line}, column {column})\n  fix: save the file as UTF-8, or pass a lab file (YAML) with `--lab FILE`", path.display())]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+    },
+    #[error("{}:{line}: nesting deeper than {limit} levels; a lab file is a few levels deep\n  fix: remove the extra nesting (brackets or indentation)", path.display())]
+    TooDeep {
+        path: PathBuf,
+        line: usize,
+        limit: usize,
+    },
+    #[error("{}", parse_message(.path, .field, .location, .message, .fix))]
     Parse {
         path: PathBuf,
         /// Dotted field path, e.g. `nodes[0].ip`, when the parser knows it.
@@ -42,6 +63,7 @@ pub enum LabError {
         /// (line, column), 1-based, when the parser knows it.
         location: Option<(usize, usize)>,
         message: String,
+        fix: String,
     },
     #[error("{}", invalid_message(.path, .problems))]
     Invalid {
@@ -50,19 +72,34 @@ pub enum LabError {
     },
 }
 
+fn read_fix(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "pass an existing file with `--lab FILE` (the labs shipped with halab are in `labs/`)"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "make the file readable for this user, or pass another with `--lab FILE`"
+        }
+        _ => "pass a readable lab file (YAML) with `--lab FILE`",
+    }
+}
+
 fn parse_message(
     path: &Path,
     field: &Option<String>,
     location: &Option<(usize, usize)>,
     message: &str,
+    fix: &str,
 ) -> String {
     let mut at = path.display().to_string();
     if let Some((line, col)) = location {
         at.push_str(&format!(":{line}:{col}"));
     }
     match field {
-        Some(f) if !f.is_empty() && f != "." => format!("{at}: field `{f}`: {message}"),
-        _ => format!("{at}: {message}"),
+        Some(f) if !f.is_empty() && f != "." && f != "?" => {
+            format!("{at}: field `{f}`: {message}\n  fix: {fix}")
+        }
+        _ => format!("{at}: {message}\n  fix: {fix}"),
     }
 }
 
@@ -73,19 +110,33 @@ fn invalid_message(path: &Path, problems: &[Problem]) -> String {
         problems.len(),
         if problems.len() == 1 { "" } else { "s" }
     );
-    for p in problems {
-        out.push_str(&format!("\n  - {p}"));
+    for p in problems.iter().take(MAX_PROBLEMS_SHOWN) {
+        let at = match &p.blame {
+            Blame::File { line: Some(line) } => format!("line {line}: "),
+            Blame::File { line: None } => String::new(),
+            Blame::Flag(flag) => format!("{flag} on the command line: "),
+        };
+        out.push_str(&format!("\n  - {at}{p}"));
+    }
+    if problems.len() > MAX_PROBLEMS_SHOWN {
+        out.push_str(&format!(
+            "\n  … and {} more (fix these first: many often share one cause)",
+            problems.len() - MAX_PROBLEMS_SHOWN
+        ));
     }
     out
 }
 
 /// Read, parse and validate a lab file.
 pub fn load(path: &Path) -> Result<Lab, LabError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LabError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Lab::from_yaml(&text, path)
+    load_with(path, &Overrides::default())
+}
+
+/// Like [`load`], applying command-line `overrides` before validation. The
+/// file is read with a bound ([`MAX_LAB_BYTES`]) and must be UTF-8.
+pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Lab, LabError> {
+    let text = input::read(path)?;
+    Lab::from_yaml_with(&text, path, overrides)
 }
 
 /// Settings given on the command line that replace the lab file's, so that
@@ -96,6 +147,27 @@ pub struct Overrides {
     pub port: Option<u16>,
     /// A new subnet; every address in the lab keeps its offset inside it.
     pub subnet: Option<Ipv4Net>,
+}
+
+impl Overrides {
+    /// The flag that set `field` (as typed, with its value), when one did:
+    /// a problem there is the flag's, not the lab file's.
+    pub fn flag_for(&self, field: &str) -> Option<String> {
+        if let (Some(name), "name") = (&self.name, field) {
+            return Some(format!("`--name {name}`"));
+        }
+        if let (Some(port), "proxy.port") = (self.port, field) {
+            return Some(format!("`--port {port}`"));
+        }
+        let moved = field == "network.subnet"
+            || field == "vip"
+            || field == "proxy.ip"
+            || (field.starts_with("nodes[") && field.ends_with("].ip"));
+        match self.subnet {
+            Some(subnet) if moved => Some(format!("`--subnet {subnet}`")),
+            _ => None,
+        }
+    }
 }
 
 impl Lab {
@@ -110,21 +182,34 @@ impl Lab {
         source: &Path,
         overrides: &Overrides,
     ) -> Result<Lab, LabError> {
+        input::check_shape(text, source)?;
         let de = serde_yaml::Deserializer::from_str(text);
         let mut spec: LabSpec = serde_path_to_error::deserialize(de).map_err(|e| {
             let field = e.path().to_string();
             let inner = e.into_inner();
             let location = inner.location().map(|l| (l.line(), l.column()));
+            let (message, fix) =
+                input::explain(&strip_location(&inner.to_string(), &field), &field);
             LabError::Parse {
                 path: source.to_path_buf(),
-                message: strip_location(&inner.to_string(), &field),
+                message,
+                fix,
                 field: Some(field),
                 location,
             }
         })?;
         apply_overrides(&mut spec, overrides);
-        let problems = validate::validate(&spec);
+        let mut problems = validate::validate(&spec);
         if !problems.is_empty() {
+            let lines = lines::Lines::scan(text);
+            for p in &mut problems {
+                p.blame = match overrides.flag_for(&p.field) {
+                    Some(flag) => Blame::Flag(flag),
+                    None => Blame::File {
+                        line: lines.line_of(&p.field),
+                    },
+                };
+            }
             return Err(LabError::Invalid {
                 path: source.to_path_buf(),
                 problems,
@@ -214,24 +299,10 @@ impl Lab {
         self.spec.vip.addr()
     }
 
-    /// Budget of a scenario: the lab's values over the built-in defaults.
+    /// Budget of a scenario: the lab's values over the catalogue's
+    /// defaults (`scenario::Scenario::budget`, where the rule lives).
     pub fn budget(&self, scenario: ScenarioName) -> Budget {
-        let mut b = default_budget(scenario, &self.spec);
-        if let Some(set) = self.spec.scenarios.get(&scenario) {
-            macro_rules! take {
-                ($($f:ident),*) => { $( if set.$f.is_some() { b.$f = set.$f; } )* };
-            }
-            take!(
-                switch_within,
-                recover_within,
-                max_failed,
-                max_late,
-                worst_answer,
-                max_dual_owner,
-                observe
-            );
-        }
-        b
+        crate::scenario::get(scenario).budget(self)
     }
 }
 
@@ -239,52 +310,6 @@ impl fmt::Display for Lab {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.spec.name, self.source.display())
     }
-}
-
-/// Built-in budgets, derived from the lab's own timers so that a slow lab
-/// (VRRPv2, 1 s adverts) and a fast one are each judged fairly.
-pub fn default_budget(scenario: ScenarioName, spec: &LabSpec) -> Budget {
-    use std::time::Duration;
-    let advert = spec.vrrp.advert_int;
-    // Master_Down_Interval = 3 × advert + skew (< advert): time for a backup
-    // to notice a silent master. Add HAProxy's connect timeout (a retry) and
-    // the health check's interval × fall for process faults.
-    let master_down = advert * 4;
-    let proxy = spec.proxy.timeouts.connect.min(Duration::from_secs(2));
-    let check = spec.health_check.interval * spec.health_check.fall.max(1);
-    let slack = Duration::from_secs(2);
-    let switch = match scenario {
-        ScenarioName::StopMaster => advert + proxy + slack,
-        ScenarioName::KillMaster | ScenarioName::PauseMaster | ScenarioName::PartitionMaster => {
-            master_down + proxy + slack
-        }
-        ScenarioName::KillNginx => check + master_down + proxy + slack,
-        ScenarioName::KillKeepalived => master_down + proxy + slack,
-        ScenarioName::StopBackup | ScenarioName::Failback => master_down + proxy + slack,
-    };
-    let observe = (switch + Duration::from_secs(2)).max(Duration::from_secs(4));
-    let mut b = Budget {
-        switch_within: Some(switch),
-        recover_within: Some(master_down + proxy + Duration::from_secs(10)),
-        max_failed: None,
-        max_late: None,
-        worst_answer: None,
-        max_dual_owner: Some(advert * 2 + Duration::from_millis(500)),
-        observe: Some(observe),
-    };
-    match scenario {
-        // The control: nothing may be seen by a client.
-        ScenarioName::StopBackup => {
-            b.switch_within = None;
-            b.max_failed = Some(0);
-        }
-        // A partition is a split brain by construction, and a frozen master's
-        // kernel keeps (and answers ARP for) the VIP for the whole freeze:
-        // both are reported, and judged only where the lab sets a budget.
-        ScenarioName::PartitionMaster | ScenarioName::PauseMaster => b.max_dual_owner = None,
-        _ => {}
-    }
-    b
 }
 
 /// serde_yaml prefixes the path ("network: ") and appends " at line L
@@ -465,6 +490,57 @@ mod tests {
         let text = text.replace("172.20.128.3", "172.20.0.2");
         let lab = Lab::from_yaml(&text, &path).unwrap();
         assert_eq!(lab.proxy_ip(), Ipv4Addr::new(172, 20, 0, 3));
+    }
+
+    #[test]
+    fn parse_errors_speak_of_numbers_texts_and_empty_values_not_serde_types() {
+        let (path, text) = shipped("nginx-keepalived.yaml");
+        let number = "expected a whole number from 0 to 65535";
+        for (value, found) in [
+            ("", "nothing (the value is empty)"),
+            (" 99999999999999999999", "the number 99999999999999999999"),
+            (" high", "the text \"high\""),
+        ] {
+            let said = format!("{number}, found {found}");
+            let text = text.replacen("    priority: 100\n", &format!("    priority:{value}\n"), 1);
+            let err = Lab::from_yaml(&text, &path).unwrap_err();
+            let LabError::Parse { message, fix, .. } = &err else {
+                panic!("expected a parse error, got: {err}");
+            };
+            assert_eq!(message, &said);
+            assert_eq!(fix, "write a whole number from 0 to 65535");
+            for serde_word in ["u16", "unit value", "invalid type", "invalid value"] {
+                assert!(!err.to_string().contains(serde_word), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_non_utf8_or_oversized_file_is_refused_with_its_own_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(&bad, b"name: x\npage: \xff\n").unwrap();
+        let err = load(&bad).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LabError::NotUtf8 {
+                    line: 2,
+                    column: 7,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; MAX_LAB_BYTES as usize + 1]).unwrap();
+        assert!(matches!(load(&big), Err(LabError::TooLarge { .. })));
+        // Text handed over directly is bounded too.
+        let deep = format!("name: {}", "[".repeat(MAX_DEPTH + 1));
+        assert!(matches!(
+            Lab::from_yaml(&deep, Path::new("t.yaml")),
+            Err(LabError::TooDeep { line: 1, .. })
+        ));
     }
 
     #[test]

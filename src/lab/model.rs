@@ -187,6 +187,14 @@ pub struct Node {
     pub page: String,
 }
 
+impl Node {
+    /// The page text as the rendered page carries it (HTML-escaped): what a
+    /// client finds in an answer to tell this node's page from the others.
+    pub fn marker(&self) -> String {
+        tera::escape_html(&self.page)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proxy {
@@ -457,7 +465,8 @@ impl std::str::FromStr for ScenarioName {
 }
 
 /// Budgets of one scenario. Absent fields take the scenario's built-in
-/// defaults (`lab::default_budget`, derived from the lab's own timers).
+/// defaults (`scenario::Scenario::default_budget`, derived from the lab's own
+/// timers).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {

@@ -20,6 +20,17 @@ pub struct Problem {
     pub field: String,
     pub message: String,
     pub fix: String,
+    /// Who wrote the refused value: a line of the lab file, or a flag.
+    pub blame: Blame,
+}
+
+/// Where a refused value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blame {
+    /// The lab file, on this line when it could be placed.
+    File { line: Option<usize> },
+    /// A command-line override, as typed (e.g. "`--subnet 8.8.0.0/16`").
+    Flag(String),
 }
 
 impl fmt::Display for Problem {
@@ -34,6 +45,22 @@ const MAX_NAME: usize = 63;
 const MAX_IFNAME: usize = 15;
 /// HAProxy's `retries` above this only hide a dead backend for longer.
 const MAX_RETRIES: u32 = 100;
+/// HAProxy parses every time value into a signed 32-bit count of ms and
+/// refuses a larger one ("timer overflow").
+pub const MAX_HAPROXY_TIME: Duration = Duration::from_millis(i32::MAX as u64);
+/// keepalived's `vrrp_script interval`: at most `UINT_MAX / TIMER_HZ` s.
+pub const MAX_SCRIPT_INTERVAL: Duration = Duration::from_secs(u32::MAX as u64 / 1_000_000);
+/// keepalived reads `rise` and `fall` as a signed int.
+const MAX_KEEPALIVED_COUNT: u32 = i32::MAX as u32;
+/// The probe's schedule and deadlines: a probe slower than this watches
+/// nothing a failover test is about.
+pub const MAX_PROBE_TIME: Duration = Duration::from_secs(60);
+/// A scenario's budgets and watch time; longer runs are soak tests.
+pub const MAX_BUDGET: Duration = Duration::from_secs(3600);
+/// A page text is a marker the probe looks for in every answer, not a page.
+pub const MAX_PAGE_TEXT: usize = 4096;
+/// Nodes in one lab: VRRP priorities are 1..=255 and must differ.
+pub const MAX_NODES: usize = 255;
 
 /// `retry-on` keywords HAProxy 2.6 accepts (the version the base image has).
 pub const RETRY_ON_KEYWORDS: [&str; 17] = [
@@ -94,6 +121,7 @@ impl Checker {
             field: field.into(),
             message: message.into(),
             fix: fix.into(),
+            blame: Blame::File { line: None },
         });
     }
 }
@@ -405,6 +433,23 @@ fn check_nodes(c: &mut Checker, spec: &LabSpec) {
         }
     }
 
+    if !spec.vrrp.preempt {
+        if let Some((i, _)) = nodes.iter().enumerate().find(|(_, n)| n.priority == 255) {
+            c.push(
+                format!("nodes[{i}].priority"),
+                "255 makes the node the address owner, and keepalived drops `nopreempt` for an address owner: with `vrrp.preempt: false` it would still take the VIP back",
+                "use a priority from 1 to 254 (e.g. 200), or set `vrrp.preempt: true`",
+            );
+        }
+    }
+    if nodes.len() > MAX_NODES {
+        c.push(
+            "nodes",
+            format!("{} nodes; VRRP priorities run from 1 to 255 and must differ, so a lab has at most {MAX_NODES}", nodes.len()),
+            "use fewer nodes (two are the classic pair)",
+        );
+    }
+
     let masters: Vec<usize> = (0..nodes.len())
         .filter(|&i| nodes[i].state == VrrpState::Master)
         .collect();
@@ -583,10 +628,26 @@ fn check_health(c: &mut Checker, spec: &LabSpec) {
             format!("{} is not a whole number of seconds", show(h.interval)),
             "use whole seconds from 1s: keepalived refuses a shorter or fractional `vrrp_script` interval",
         );
+    } else if h.interval > MAX_SCRIPT_INTERVAL {
+        c.push(
+            "health_check.interval",
+            format!(
+                "{} is longer than {}, the longest `vrrp_script` interval keepalived accepts",
+                show(h.interval),
+                show(MAX_SCRIPT_INTERVAL)
+            ),
+            "use a few seconds, e.g. `2s`",
+        );
     }
     for (name, v) in [("fall", h.fall), ("rise", h.rise)] {
         if v == 0 {
             c.push(format!("health_check.{name}"), "is 0", "use 1 or more");
+        } else if v > MAX_KEEPALIVED_COUNT {
+            c.push(
+                format!("health_check.{name}"),
+                format!("{v} is more than keepalived reads ({MAX_KEEPALIVED_COUNT})"),
+                "use a small count, e.g. 1 to 3",
+            );
         }
     }
     // keepalived.conf(5): vrrp_script weight -253..253.
@@ -636,6 +697,13 @@ fn check_proxy(c: &mut Checker, spec: &LabSpec) {
                 format!("{} is shorter than 1ms, HAProxy's resolution", show(d)),
                 "use e.g. `5s` or `50ms`",
             );
+        } else {
+            check_haproxy_max(
+                c,
+                &format!("proxy.timeouts.{name}"),
+                d,
+                "use e.g. `5s` or `50ms`",
+            );
         }
     }
     if p.retries > MAX_RETRIES {
@@ -674,12 +742,45 @@ fn check_proxy(c: &mut Checker, spec: &LabSpec) {
                 format!("{} is shorter than 1ms", show(check.inter)),
                 "use e.g. `2s` (the seed's `inter 2000`)",
             );
+        } else {
+            check_haproxy_max(
+                c,
+                "proxy.check.inter",
+                check.inter,
+                "use e.g. `2s` (the seed's `inter 2000`)",
+            );
         }
         for (name, v) in [("rise", check.rise), ("fall", check.fall)] {
             if v == 0 {
                 c.push(format!("proxy.check.{name}"), "is 0", "use 1 or more");
             }
         }
+    }
+}
+
+/// A time HAProxy must parse: at most [`MAX_HAPROXY_TIME`].
+fn check_haproxy_max(c: &mut Checker, field: &str, d: Duration, fix: &str) {
+    if d > MAX_HAPROXY_TIME {
+        c.push(
+            field,
+            format!(
+                "{} is longer than HAProxy accepts: at most {}ms (about 24.8 days)",
+                show(d),
+                MAX_HAPROXY_TIME.as_millis()
+            ),
+            fix,
+        );
+    }
+}
+
+/// A duration of at most `max`; `what` says why that bound.
+fn check_at_most(c: &mut Checker, field: &str, d: Duration, max: Duration, what: &str, fix: &str) {
+    if d > max {
+        c.push(
+            field,
+            format!("{} is longer than {}, {what}", show(d), show(max)),
+            fix,
+        );
     }
 }
 
@@ -704,6 +805,20 @@ fn check_probe(c: &mut Checker, spec: &LabSpec) {
         if d.is_zero() {
             c.push(format!("probe.{name}"), "is 0", format!("use e.g. `{ex}`"));
         }
+    }
+    for (name, d, ex) in [
+        ("interval", p.interval, "20ms"),
+        ("timeout", p.timeout, "1s"),
+        ("late_after", p.late_after, "100ms"),
+    ] {
+        check_at_most(
+            c,
+            &format!("probe.{name}"),
+            d,
+            MAX_PROBE_TIME,
+            "too slow for a probe that times a failover",
+            &format!("use e.g. `{ex}`"),
+        );
     }
 }
 
@@ -791,6 +906,17 @@ fn check_texts(c: &mut Checker, spec: &LabSpec) {
             continue;
         }
         check_free_text(c, &field, &n.page);
+        if n.page.len() > MAX_PAGE_TEXT {
+            c.push(
+                field,
+                format!(
+                    "is {} bytes long; a page text is the marker the probe looks for in every answer, at most {MAX_PAGE_TEXT} bytes",
+                    n.page.len()
+                ),
+                format!("use a short text, e.g. `{}`", n.name),
+            );
+            continue;
+        }
         match pages.get(n.page.as_str()) {
             Some(&first) => c.push(
                 field,
@@ -832,7 +958,7 @@ fn check_budgets(c: &mut Checker, spec: &LabSpec) {
             max_late: _,
             worst_answer,
             // 0 is a real budget here: no moment with two VIP owners.
-            max_dual_owner: _,
+            max_dual_owner,
             observe,
         } = b;
         for (name, d) in [
@@ -840,8 +966,19 @@ fn check_budgets(c: &mut Checker, spec: &LabSpec) {
             ("recover_within", recover_within),
             ("worst_answer", worst_answer),
             ("observe", observe),
+            ("max_dual_owner", max_dual_owner),
         ] {
-            if d.is_some_and(|d| d.is_zero()) {
+            if let Some(d) = *d {
+                check_at_most(
+                    c,
+                    &format!("scenarios.{scenario}.{name}"),
+                    d,
+                    MAX_BUDGET,
+                    "longer than a failover test runs",
+                    "give a duration of seconds or minutes, e.g. `5s`",
+                );
+            }
+            if name != "max_dual_owner" && d.is_some_and(|d| d.is_zero()) {
                 c.push(
                     format!("scenarios.{scenario}.{name}"),
                     "is 0, a budget nothing can meet",
@@ -1476,6 +1613,111 @@ nodes:
         assert_problem(&p, "nodes[0].priority", "300");
         assert_problem(&p, "vip", "outside network.subnet");
         assert_problem(&p, "vrrp.auth_pass", "12 bytes");
+    }
+
+    #[test]
+    fn an_address_owner_cannot_be_kept_from_preempting() {
+        assert_fails(
+            &[("priority: 200", "priority: 255")],
+            "vrrp:\n  preempt: false\n",
+            "nodes[0].priority",
+            "keepalived drops `nopreempt` for an address owner",
+        );
+        // With preemption, 255 is a legal (if unusual) master.
+        assert!(problems(&lab(&[("priority: 200", "priority: 255")], "")).is_empty());
+    }
+
+    #[test]
+    fn haproxy_times_stop_at_its_32_bit_ms_limit() {
+        assert_fails(
+            &[],
+            "proxy:\n  timeouts: {connect: 18446744073709552s}\n",
+            "proxy.timeouts.connect",
+            "longer than HAProxy accepts",
+        );
+        assert_fails(
+            &[],
+            "proxy:\n  check: {inter: 600000000years}\n",
+            "proxy.check.inter",
+            "at most 2147483647ms",
+        );
+        assert_fails(
+            &[],
+            "proxy:\n  timeouts: {server: 2147483648ms}\n",
+            "proxy.timeouts.server",
+            "at most 2147483647ms",
+        );
+        assert!(problems(&lab(&[], "proxy:\n  timeouts: {client: 2147483647ms}\n")).is_empty());
+    }
+
+    #[test]
+    fn script_intervals_stop_at_keepalived_limit() {
+        assert_fails(
+            &[],
+            "health_check:\n  interval: 100years\n",
+            "health_check.interval",
+            "longest `vrrp_script` interval keepalived accepts",
+        );
+        assert!(problems(&lab(&[], "health_check:\n  interval: 4294s\n")).is_empty());
+        assert_fails(
+            &[],
+            "health_check:\n  interval: 4295s\n",
+            "health_check.interval",
+            "longer than 1h 11m 34s",
+        );
+        assert_fails(
+            &[],
+            "health_check:\n  fall: 4000000000\n",
+            "health_check.fall",
+            "more than keepalived reads",
+        );
+    }
+
+    #[test]
+    fn probe_times_and_budgets_are_bounded() {
+        assert_fails(
+            &[],
+            "probe:\n  timeout: 100years\n",
+            "probe.timeout",
+            "too slow for a probe",
+        );
+        assert_fails(
+            &[],
+            "scenarios:\n  kill-master: {observe: 600000000years, max_dual_owner: 2h}\n",
+            "scenarios.kill-master.observe",
+            "longer than a failover test runs",
+        );
+        assert_fails(
+            &[],
+            "scenarios:\n  kill-master: {max_dual_owner: 2h}\n",
+            "scenarios.kill-master.max_dual_owner",
+            "longer than 1h",
+        );
+    }
+
+    #[test]
+    fn a_page_text_is_a_short_marker() {
+        let long = "x".repeat(MAX_PAGE_TEXT + 1);
+        assert_fails(
+            &[("page: B", &format!("page: {long}"))],
+            "",
+            "nodes[1].page",
+            "at most 4096 bytes",
+        );
+    }
+
+    #[test]
+    fn too_many_nodes_is_one_problem_not_one_per_node() {
+        let mut text = lab(&[], "");
+        for i in 0..300 {
+            text.push_str(&format!(
+                "  - {{name: n{i}, ip: 10.9.{}.{}, state: BACKUP, priority: 50, page: P{i}x}}\n",
+                1 + i / 200,
+                2 + i % 200
+            ));
+        }
+        let p = problems(&text);
+        assert_problem(&p, "nodes", "302 nodes");
     }
 
     #[test]

@@ -217,18 +217,29 @@ struct AxisTick {
     label: String,
 }
 
-/// Maps run-clock times to x positions.
+/// Maps run-clock times to x positions. A stored run is input like any
+/// file: its times may lie anywhere on the clock (up to `Micros::MAX`), so
+/// the scale keeps `t0 ≤ t1` and no time arithmetic here can overflow.
 struct Scale {
     t0: Micros,
     t1: Micros,
 }
 
 impl Scale {
+    fn new(t0: Micros, t1: Micros) -> Scale {
+        Scale { t0, t1: t1.max(t0) }
+    }
+
     fn x(&self, t: Micros) -> f64 {
         let span = (self.t1 - self.t0).max(1) as f64;
         let t = t.clamp(self.t0, self.t1);
         LEFT + (t - self.t0) as f64 / span * (WIDTH - LEFT - RIGHT)
     }
+}
+
+/// `t − origin`, signed, saturated to what `fmt_offset` takes.
+fn offset(t: Micros, origin: Micros) -> i64 {
+    (i128::from(t) - i128::from(origin)).clamp(i64::MIN.into(), i64::MAX.into()) as i64
 }
 
 /// A round step (1, 2 or 5 × 10^k µs) giving about eight ticks.
@@ -257,10 +268,10 @@ fn svg(run: &RunRecord) -> Svg {
         })
         .min()
         .unwrap_or(0);
-    let t1 = m.end_at.max(t0 + 1);
-    let sc = Scale { t0, t1 };
+    let sc = Scale::new(t0, m.end_at.max(t0.saturating_add(1)));
+    let t1 = sc.t1;
     let origin = m.fault_at.unwrap_or(t0);
-    let late_after = run.params.late_after.as_micros() as Micros;
+    let late_after = Micros::try_from(run.spec.late_after.as_micros()).unwrap_or(Micros::MAX);
 
     // Probe panel: x = send time, y = latency (timeouts at the top).
     let y_max = tl
@@ -268,12 +279,12 @@ fn svg(run: &RunRecord) -> Svg {
         .map(|r| r.done.saturating_sub(r.sent))
         .max()
         .unwrap_or(0)
-        .max(late_after * 2)
+        .max(late_after.saturating_mul(2))
         .max(1);
     let probe_top = TOP;
     let probe_bottom = TOP + PROBE_H;
     let y = |lat: Micros| probe_bottom - (lat.min(y_max) as f64 / y_max as f64) * (PROBE_H - 4.0);
-    let master = run.params.master.as_str();
+    let master = run.spec.master.as_str();
     let marks = tl
         .requests()
         .map(|r| {
@@ -281,7 +292,7 @@ fn svg(run: &RunRecord) -> Svg {
             let class = match &r.outcome {
                 Outcome::Page { .. } if lat > late_after => "late",
                 Outcome::Page { node } if node == master => "master",
-                Outcome::Page { node } if run.params.backups.contains(node) => "backup",
+                Outcome::Page { node } if run.spec.backups.contains(node) => "backup",
                 _ => "error",
             };
             let what = match &r.outcome {
@@ -298,7 +309,7 @@ fn svg(run: &RunRecord) -> Svg {
                 title: format!(
                     "#{} sent {}, {} after {}",
                     r.seq,
-                    fmt_offset(r.sent as i64 - origin as i64),
+                    fmt_offset(offset(r.sent, origin)),
                     what,
                     fmt_micros(lat)
                 ),
@@ -307,7 +318,7 @@ fn svg(run: &RunRecord) -> Svg {
         .collect();
 
     // VIP lanes, master first, then any node seen in the timeline.
-    let mut nodes: Vec<String> = run.params.nodes().iter().map(|s| s.to_string()).collect();
+    let mut nodes: Vec<String> = run.spec.nodes().iter().map(|s| s.to_string()).collect();
     for e in &tl.events {
         let node = match &e.kind {
             EventKind::Vip { node, .. }
@@ -333,9 +344,9 @@ fn svg(run: &RunRecord) -> Svg {
                     w: n((sc.x(to) - sc.x(from)).max(1.0)),
                     title: format!(
                         "{node} held the VIP from {} to {} ({})",
-                        fmt_offset(from as i64 - origin as i64),
-                        fmt_offset(to as i64 - origin as i64),
-                        fmt_micros(to - from)
+                        fmt_offset(offset(from, origin)),
+                        fmt_offset(offset(to, origin)),
+                        fmt_micros(to.saturating_sub(from))
                     ),
                 })
             };
@@ -365,7 +376,7 @@ fn svg(run: &RunRecord) -> Svg {
                             letter,
                             title: format!(
                                 "{node} entered {word} at {}",
-                                fmt_offset(e.at as i64 - origin as i64)
+                                fmt_offset(offset(e.at, origin))
                             ),
                         });
                     }
@@ -398,7 +409,7 @@ fn svg(run: &RunRecord) -> Svg {
             w: n((sc.x(s.end) - sc.x(s.start)).max(1.0)),
             title: format!(
                 "two owners of the VIP from {} for {}",
-                fmt_offset(s.start as i64 - origin as i64),
+                fmt_offset(offset(s.start, origin)),
                 fmt_micros(s.len())
             ),
         })
@@ -413,13 +424,13 @@ fn svg(run: &RunRecord) -> Svg {
             end: true,
             line: true,
         });
-        if let Some(b) = run.params.budget.switch_within {
-            let b = b.as_micros() as Micros;
+        if let Some(b) = run.spec.budget.switch_within {
+            let b = Micros::try_from(b.as_micros()).unwrap_or(Micros::MAX);
             // A budget past the end of the run would be drawn on the right
             // edge as if it ended there: say where it is instead.
-            let within = f + b <= t1;
+            let within = f.saturating_add(b) <= t1;
             markers.push(MarkerAt {
-                x: sc.x(f + b),
+                x: sc.x(f.saturating_add(b)),
                 class: "budget",
                 label: if within {
                     format!("switch budget {}", fmt_micros(b))
@@ -432,9 +443,9 @@ fn svg(run: &RunRecord) -> Svg {
         }
         if let Some(s) = m.switch {
             markers.push(MarkerAt {
-                x: sc.x(f + s),
+                x: sc.x(f.saturating_add(s)),
                 class: "switch",
-                label: format!("switch {}", fmt_offset(s as i64)),
+                label: format!("switch {}", fmt_offset(offset(s, 0))),
                 end: false,
                 line: true,
             });
@@ -451,18 +462,23 @@ fn svg(run: &RunRecord) -> Svg {
     }
     let markers = place_labels(markers);
 
-    let step = nice_step(t1 - t0);
-    let first = (t0 as i64 - origin as i64).div_euclid(step as i64) + 1;
+    // Ticks at whole steps from the origin, in i128: origin and ends may be
+    // anywhere on the u64 clock.
+    let step = i128::from(nice_step(t1 - t0));
+    let first = (i128::from(t0) - i128::from(origin)).div_euclid(step) + 1;
     let axis = (first..)
-        .map(|k| k * step as i64)
-        .take_while(|off| origin as i64 + off <= t1 as i64)
-        .map(|off| AxisTick {
-            x: n(sc.x((origin as i64 + off) as Micros)),
-            label: if off == 0 {
-                "0".into()
-            } else {
-                fmt_offset(off)
-            },
+        .map(|k| k * step)
+        .take_while(|off| i128::from(origin) + off <= i128::from(t1))
+        .map(|off| {
+            let at = (i128::from(origin) + off).clamp(0, Micros::MAX.into()) as Micros;
+            AxisTick {
+                x: n(sc.x(at)),
+                label: if off == 0 {
+                    "0".into()
+                } else {
+                    fmt_offset(offset(at, origin))
+                },
+            }
         })
         .collect();
 
@@ -664,7 +680,7 @@ mod tests {
     #[test]
     fn a_budget_past_the_end_is_a_label_without_a_line() {
         let mut runs = runs();
-        runs[0].params.budget.switch_within = Some(std::time::Duration::from_secs(60));
+        runs[0].spec.budget.switch_within = Some(std::time::Duration::from_secs(60));
         let s = svg(&runs[0]);
         let budget = s.markers.iter().find(|m| m.class == "budget").unwrap();
         assert!(!budget.line);
@@ -673,6 +689,50 @@ mod tests {
         let page = html(&runs[..1]).unwrap();
         assert!(!page.contains("class=\"marker budget\""));
         assert!(page.contains("switch budget 60.00 s →"));
+    }
+
+    /// A stored run is input: a run whose only event lies at the end of
+    /// the clock, or whose metrics point anywhere, still draws.
+    #[test]
+    fn extreme_times_in_a_stored_run_draw_without_panicking() {
+        use crate::timeline::{Event, EventKind};
+        let base = runs().remove(0);
+        let extremes = [
+            0,
+            1,
+            i64::MAX as Micros,
+            i64::MAX as Micros + 1,
+            Micros::MAX,
+        ];
+        for &at in &extremes {
+            for &end_at in &extremes {
+                let mut r = base.clone();
+                r.timeline.events = vec![Event {
+                    at,
+                    kind: EventKind::Vip {
+                        node: "nginx_master".into(),
+                        holds: true,
+                    },
+                }];
+                let m = &mut r.verdict.metrics;
+                m.end_at = end_at;
+                m.fault_at = Some(at);
+                m.heal_at = Some(end_at);
+                m.switch = Some(end_at);
+                m.dual_owner = vec![crate::verdict::Span {
+                    start: end_at,
+                    end: at,
+                }];
+                r.spec.budget.switch_within = Some(std::time::Duration::MAX);
+                r.spec.late_after = std::time::Duration::MAX;
+                let page = html(std::slice::from_ref(&r)).unwrap();
+                assert_eq!(page.matches("<svg class=\"timeline\"").count(), 1);
+                assert!(
+                    page.contains("nginx_master held the VIP from"),
+                    "{at} {end_at}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! JSON: each run's summary, settings and verdict, without the timeline
+//! JSON: each run's summary, spec and verdict, without the timeline
 //! (the stored run file has it).
 
 use serde::Serialize;
 
 use crate::lab::ScenarioName;
-use crate::store::{RunParams, RunRecord};
+use crate::spec::RunSpec;
+use crate::store::RunRecord;
 use crate::verdict::{Status, Verdict};
 
 #[derive(Serialize)]
@@ -17,7 +18,7 @@ struct JsonRun<'a> {
     halab_version: &'a str,
     status: Status,
     aborted: bool,
-    params: &'a RunParams,
+    spec: &'a RunSpec,
     verdict: &'a Verdict,
 }
 
@@ -33,7 +34,7 @@ pub fn json(runs: &[RunRecord]) -> String {
             halab_version: &r.halab_version,
             status: r.verdict.status,
             aborted: r.aborted,
-            params: &r.params,
+            spec: &r.spec,
             verdict: &r.verdict,
         })
         .collect();

@@ -20,9 +20,8 @@ pub use junit::junit;
 pub use markdown::markdown;
 pub use table::table;
 
-use crate::lab::ScenarioName;
 use crate::store::RunRecord;
-use crate::verdict::{fmt_micros, fmt_offset, Measure, Status};
+use crate::verdict::{fmt_micros, fmt_offset, Measure, Status, Verdict};
 
 /// The report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -137,18 +136,21 @@ fn with_budget(value: String, budget: Option<std::time::Duration>) -> String {
     }
 }
 
-/// "102 ms / 500 ms", "never / 500 ms", or for the stop-backup control
-/// "none (control)" / "moved +102 ms".
+/// "102 ms / 500 ms", "never / 500 ms", or for a control (no switch
+/// expected) "none (control)" / "moved +102 ms".
 pub(crate) fn switch_cell(run: &RunRecord) -> String {
     let m = &run.verdict.metrics;
-    if run.scenario == ScenarioName::StopBackup || run.verdict.check("no_switch").is_some() {
+    if !run.spec.plan.expect_switch {
         return match m.switch {
             None => "none (control)".into(),
             Some(s) => format!("moved {}", fmt_offset(s as i64)),
         };
     }
+    if run.spec.plan.switch_optional && m.switch.is_none() {
+        return "none (optional)".into();
+    }
     let value = m.switch.map_or("never".into(), fmt_micros);
-    with_budget(value, run.params.budget.switch_within)
+    with_budget(value, run.spec.budget.switch_within)
 }
 
 /// "350 ms (3 failed, 7 late)" or "none".
@@ -171,7 +173,7 @@ pub(crate) fn worst_cell(run: &RunRecord) -> String {
         .metrics
         .worst_answer
         .map_or("none".into(), fmt_micros);
-    with_budget(value, run.params.budget.worst_answer)
+    with_budget(value, run.spec.budget.worst_answer)
 }
 
 /// Longest dual-ownership window, and how many there were.
@@ -284,6 +286,36 @@ pub fn compare(a: &RunRecord, b: &RunRecord) -> String {
     t.to_string()
 }
 
+/// Where a re-judged verdict differs from the stored one: the status, then
+/// each check that changed or appeared or went, then the measurements.
+pub fn verdict_changes(id: &str, stored: &Verdict, fresh: &Verdict) -> String {
+    let mut out = format!(
+        "run {id}: stored verdict {}, re-judged {}",
+        stored.status, fresh.status
+    );
+    let names: std::collections::BTreeSet<&str> = stored
+        .checks
+        .iter()
+        .chain(&fresh.checks)
+        .map(|c| c.name.as_str())
+        .collect();
+    let said = |c: Option<&crate::verdict::Check>| {
+        c.map_or("absent".to_string(), |c| {
+            format!("{} ({})", if c.passed { "met" } else { "missed" }, c.detail)
+        })
+    };
+    for name in names {
+        let (a, b) = (stored.check(name), fresh.check(name));
+        if a != b {
+            out.push_str(&format!("\n  {name}: stored {}; now {}", said(a), said(b)));
+        }
+    }
+    if stored.metrics != fresh.metrics {
+        out.push_str("\n  the measurements differ too (see `--format json`)");
+    }
+    out
+}
+
 /// "102 ms" for a Micros measure, the count otherwise.
 pub(crate) fn measure_text(m: &Measure) -> String {
     m.to_string()
@@ -295,10 +327,9 @@ pub(crate) mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::lab::Lab;
-    use crate::store::RunParams;
+    use crate::lab::{Lab, ScenarioName};
+    use crate::spec::{Choices, RunSpec};
     use crate::timeline::{EventKind, Micros, Outcome, Request, Timeline, VrrpState};
-    use crate::verdict::{judge, VerdictContext};
 
     const MS: Micros = 1_000;
     const M: &str = "nginx_master";
@@ -447,17 +478,10 @@ proxy:
             seq += 1;
             sent += 20 * MS;
         }
-        let t = t.finish();
-        let v = judge(&t, &VerdictContext::for_lab(&lab, scenario, true));
         let started = SystemTime::UNIX_EPOCH + Duration::from_secs(started_secs);
-        RunRecord::new(
-            &lab,
-            scenario,
-            RunParams::for_lab(&lab, scenario, true),
-            t,
-            v,
-            started,
-        )
+        // Judged as a real run is: by the spec built from the lab.
+        let spec = RunSpec::new(&lab, scenario, &Choices::default());
+        RunRecord::new(&lab, spec, t.finish(), false, started)
     }
 
     /// Three runs: a pass, a fail (slow switch, failures), a failed control.

@@ -183,12 +183,35 @@ impl Lab {
 }
 
 impl Drop for Lab {
+    /// Removes the lab, then checks that every run the test stored
+    /// re-judges to its stored verdict (unless the test already failed).
     fn drop(&mut self) {
         let out = self.down();
         if out.code != 0 {
             eprintln!("clean-up of lab `{}` failed:\n{}", self.name, out.all());
         }
+        if !std::thread::panicking() {
+            let n = assert_runs_rejudge(&self.runs_dir());
+            eprintln!("lab `{}`: {n} stored runs re-judged as stored", self.name);
+        }
     }
+}
+
+/// Every run stored in `dir`, judged again from its stored timeline and
+/// spec, gives its stored verdict; how many runs there were.
+pub fn assert_runs_rejudge(dir: &Path) -> usize {
+    let store = halab::store::Store::at(dir);
+    let runs = store.list().unwrap_or_else(|e| panic!("{e}"));
+    for run in &runs {
+        let r = halab::store::read_record(&run.path).unwrap_or_else(|e| panic!("{e}"));
+        pretty_assertions::assert_eq!(
+            r.rejudge(),
+            r.verdict,
+            "run {} re-judged from its stored spec differs from its stored verdict",
+            r.id
+        );
+    }
+    runs.len()
 }
 
 /// name → full container id of every container labelled

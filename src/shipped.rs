@@ -1,0 +1,119 @@
+//! The labs shipped inside the binary, so `halab up` works from any folder
+//! after `cargo install` — not only from a checkout that has `labs/`.
+//!
+//! `--lab` takes a path or one of these names; the default names the seed
+//! lab. A file on disk always wins over a name (`./seed` is a path).
+
+use std::path::{Path, PathBuf};
+
+/// One lab carried in the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShippedLab {
+    /// What `--lab` accepts.
+    pub name: &'static str,
+    /// Other names it answers to.
+    pub aliases: &'static [&'static str],
+    /// The file it came from in the source tree (and is shown as).
+    pub file: &'static str,
+    pub text: &'static str,
+    pub about: &'static str,
+}
+
+pub const SHIPPED: &[ShippedLab] = &[
+    ShippedLab {
+        name: "nginx-keepalived",
+        aliases: &["seed"],
+        file: "labs/nginx-keepalived.yaml",
+        text: include_str!("../labs/nginx-keepalived.yaml"),
+        about: "the seed tutorial: VRRPv2, 1 s adverts, HAProxy on port 8000",
+    },
+    ShippedLab {
+        name: "fast-failover",
+        aliases: &["fast"],
+        file: "labs/fast-failover.yaml",
+        text: include_str!("../labs/fast-failover.yaml"),
+        about: "the same topology tuned to the floor: VRRPv3, 20 ms adverts, port 8001",
+    },
+    ShippedLab {
+        name: "three-node",
+        aliases: &[],
+        file: "labs/three-node.yaml",
+        text: include_str!("../labs/three-node.yaml"),
+        about: "one master, two backups (port 8002)",
+    },
+];
+
+/// The lab `--lab` means when it is not given.
+pub const DEFAULT: &str = "seed";
+
+/// The shipped lab called `name` (or one of its aliases).
+pub fn find(name: &str) -> Option<&'static ShippedLab> {
+    SHIPPED
+        .iter()
+        .find(|l| l.name == name || l.aliases.contains(&name))
+}
+
+/// Every name `--lab` accepts besides a path, for messages and help.
+pub fn names() -> String {
+    SHIPPED
+        .iter()
+        .map(|l| l.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where a lab's text comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabSource {
+    File(PathBuf),
+    Shipped(&'static ShippedLab),
+}
+
+/// What `--lab ARG` names: an existing file first, then a shipped lab, else
+/// the path (whose read error then says what to pass).
+pub fn resolve(arg: &Path) -> LabSource {
+    if arg.exists() {
+        return LabSource::File(arg.to_path_buf());
+    }
+    if let Some(lab) = arg.to_str().and_then(find) {
+        return LabSource::Shipped(lab);
+    }
+    LabSource::File(arg.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_aliases_find_their_lab() {
+        assert_eq!(find("seed").unwrap().file, "labs/nginx-keepalived.yaml");
+        assert_eq!(find("nginx-keepalived").unwrap().name, "nginx-keepalived");
+        assert_eq!(find("fast").unwrap().name, "fast-failover");
+        assert!(find("labs/seed.yaml").is_none());
+    }
+
+    #[test]
+    fn a_file_on_disk_wins_over_a_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seed");
+        std::fs::write(&path, "name: x\n").unwrap();
+        assert_eq!(resolve(&path), LabSource::File(path.clone()));
+        assert_eq!(
+            resolve(Path::new("seed")),
+            LabSource::Shipped(find("seed").unwrap())
+        );
+        assert_eq!(
+            resolve(Path::new("no/such.yaml")),
+            LabSource::File("no/such.yaml".into())
+        );
+    }
+
+    #[test]
+    fn every_shipped_lab_parses_and_validates() {
+        for l in SHIPPED {
+            crate::lab::Lab::from_yaml(l.text, Path::new(l.file))
+                .unwrap_or_else(|e| panic!("{}: {e}", l.name));
+        }
+    }
+}

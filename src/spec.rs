@@ -1,0 +1,143 @@
+//! The run spec: everything a run is made with and judged by, built once
+//! from the lab and the command line and stored with the run, so that
+//! `verdict::judge(&timeline, &spec)` gives the same verdict today and when
+//! the run is re-judged months later.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::lab::{Budget, Lab, ScenarioName};
+use crate::scenario::Plan;
+
+/// What the command line changes in a run (`--budget`, `--interval`,
+/// `--no-heal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choices {
+    /// Replaces the switch budget.
+    pub switch_within: Option<Duration>,
+    /// Replaces the lab's probe interval.
+    pub interval: Option<Duration>,
+    /// Undo the fault at the end of the observation.
+    pub heal: bool,
+}
+
+impl Default for Choices {
+    fn default() -> Self {
+        Choices {
+            switch_within: None,
+            interval: None,
+            heal: true,
+        }
+    }
+}
+
+/// One run's settings and expectations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// The fault, the heal, and what a client should see.
+    pub plan: Plan,
+    /// Probe schedule, per-request deadline, and the latency above which an
+    /// answer counts as late.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub late_after: Duration,
+    /// The budgets judged, with the command line's override applied.
+    pub budget: Budget,
+    /// Whether the fault was undone at the end of the observation.
+    pub heal: bool,
+    /// The node that started as MASTER, and the others: reports draw one
+    /// VIP lane per node in this order.
+    pub master: String,
+    pub backups: Vec<String>,
+    /// Every node's VIP ownership was watched: a node without a sample makes
+    /// the run invalid.
+    pub watched_vip: bool,
+}
+
+impl RunSpec {
+    /// The spec of `scenario` on `lab`, as the command line chose.
+    pub fn new(lab: &Lab, scenario: ScenarioName, choices: &Choices) -> RunSpec {
+        let probe = &lab.spec().probe;
+        let mut budget = lab.budget(scenario);
+        if let Some(b) = choices.switch_within {
+            budget.switch_within = Some(b);
+        }
+        RunSpec {
+            plan: crate::scenario::get(scenario).plan(lab),
+            interval: choices.interval.unwrap_or(probe.interval),
+            timeout: probe.timeout,
+            late_after: probe.late_after,
+            budget,
+            heal: choices.heal,
+            master: lab.master().name.clone(),
+            backups: lab.backups().iter().map(|n| n.name.clone()).collect(),
+            watched_vip: true,
+        }
+    }
+
+    pub fn scenario(&self) -> ScenarioName {
+        self.plan.scenario
+    }
+
+    /// Every node, master first.
+    pub fn nodes(&self) -> Vec<&str> {
+        std::iter::once(self.master.as_str())
+            .chain(self.backups.iter().map(String::as_str))
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn seed() -> Lab {
+        crate::lab::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/nginx-keepalived.yaml"))
+            .unwrap()
+    }
+
+    #[test]
+    fn the_command_line_replaces_the_switch_budget_and_interval_only() {
+        let lab = seed();
+        let plain = RunSpec::new(&lab, ScenarioName::KillMaster, &Choices::default());
+        assert_eq!(plain.budget, lab.budget(ScenarioName::KillMaster));
+        assert_eq!(plain.interval, lab.spec().probe.interval);
+        let chosen = RunSpec::new(
+            &lab,
+            ScenarioName::KillMaster,
+            &Choices {
+                switch_within: Some(Duration::from_secs(3)),
+                interval: Some(Duration::from_millis(50)),
+                heal: false,
+            },
+        );
+        assert_eq!(chosen.budget.switch_within, Some(Duration::from_secs(3)));
+        assert_eq!(
+            Budget {
+                switch_within: None,
+                ..chosen.budget.clone()
+            },
+            Budget {
+                switch_within: None,
+                ..plain.budget.clone()
+            }
+        );
+        assert_eq!(chosen.interval, Duration::from_millis(50));
+        assert!(!chosen.heal && plain.heal);
+        assert_eq!(chosen.plan, plain.plan);
+        assert_eq!(chosen.nodes(), ["nginx_master", "nginx_slave"]);
+    }
+
+    #[test]
+    fn the_control_expects_no_switch_and_no_failback() {
+        let s = RunSpec::new(&seed(), ScenarioName::StopBackup, &Choices::default());
+        assert!(!s.plan.expect_switch && !s.plan.expect_failback);
+        assert_eq!(s.plan.node, "nginx_slave");
+    }
+}
