@@ -1,7 +1,7 @@
 //! Runs one parsed command: loads the lab, calls the module that owns the
 //! work, prints the result, and says which exit code it earned.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -9,14 +9,15 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context, Result};
 
 use crate::chaos::{self, Phase, RunOptions};
-use crate::cli::{Cli, Command, ImageCommand, LabArgs, ReportArgs, RunArgs};
+use crate::cli::{Cli, Command, DataFormat, ImageCommand, LabArgs, ReportArgs, RunArgs};
 use crate::engine::docker::DockerEngine;
 use crate::engine::Engine;
 use crate::lab::{self, Lab, ScenarioName};
 use crate::spec::RunSpec;
 use crate::store::{RunRecord, Store};
+use crate::ui::{print, Versioned};
 use crate::verdict::{self, Status};
-use crate::{checks, image, lifecycle, render, report};
+use crate::{checks, image, lifecycle, render, report, shipped};
 
 /// Every budget met (or nothing to judge).
 pub const EXIT_OK: u8 = 0;
@@ -70,11 +71,14 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let quiet = cli.quiet || !std::io::stderr().is_terminal();
     match cli.command {
         Command::Render { lab, out, force } => render_cmd(&lab, out.as_deref(), force),
-        Command::Validate { lab } => block_on(validate_cmd(&lab)),
+        Command::Validate { lab, format } => block_on(validate_cmd(&lab, format)),
         Command::Report(args) => report_cmd(&args),
         Command::Up { lab, timeout } => block_on(up_cmd(&lab, timeout, quiet)),
         Command::Down { lab, images } => block_on(down_cmd(&lab, images)),
-        Command::Status { lab, json } => block_on(status_cmd(&lab, json)),
+        Command::Status { lab, format, json } => {
+            let format = if json { DataFormat::Json } else { format };
+            block_on(status_cmd(&lab, format))
+        }
         Command::Logs { node, lab, follow } => block_on(logs_cmd(&lab, node.as_deref(), follow)),
         Command::Image(ImageCommand::Build { lab, force }) => {
             block_on(image_build_cmd(&lab, force, quiet))
@@ -95,7 +99,37 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             };
             block_on(test_cmd(&lab, &run, &scenarios, up, quiet))
         }
+        Command::Init { name, out } => {
+            let path = shipped::init(&name, out.as_deref())?;
+            print(format!(
+                "wrote {}\n  next: edit it, then `halab up --lab {}`",
+                path.display(),
+                path.display()
+            ))?;
+            Ok(Outcome::Success)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "halab", &mut crate::ui::Stdout);
+            Ok(Outcome::Success)
+        }
+        Command::Man { out } => man_cmd(out.as_deref()),
     }
+}
+
+fn man_cmd(out: Option<&Path>) -> Result<Outcome> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    match out {
+        None => clap_mangen::Man::new(cmd).render(&mut crate::ui::Stdout)?,
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot make folder `{}`", dir.display()))?;
+            clap_mangen::generate_to(cmd, dir)
+                .with_context(|| format!("cannot write man pages into `{}`", dir.display()))?;
+            print(format!("wrote man pages into {}", dir.display()))?;
+        }
+    }
+    Ok(Outcome::Success)
 }
 
 fn block_on<F: std::future::Future<Output = Result<Outcome>>>(f: F) -> Result<Outcome> {
@@ -127,40 +161,92 @@ fn render_cmd(args: &LabArgs, out: Option<&Path>, force: bool) -> Result<Outcome
         .unwrap_or_else(|| default_out(&lab));
     let written = render::write(&rendered, &out, force)?;
     for path in written {
-        println!("{}", path.display());
+        print(path.display())?;
     }
     Ok(Outcome::Success)
 }
 
-async fn validate_cmd(args: &LabArgs) -> Result<Outcome> {
+/// What `validate --format json` prints (see docs/json.md).
+#[derive(serde::Serialize)]
+struct ValidateDoc<'a> {
+    lab: &'a str,
+    file: String,
+    valid: bool,
+    /// Why the daemons' checks did not run, when they did not.
+    daemon_checks_skipped: Option<String>,
+    daemon_checks: Vec<CheckDoc<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct CheckDoc<'a> {
+    command: &'a str,
+    passed: bool,
+    output: &'a str,
+}
+
+async fn validate_cmd(args: &LabArgs, format: DataFormat) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
-    println!("{}: lab `{}` is valid", args.lab.display(), lab.name());
-    let engine = match DockerEngine::connect().await {
-        Ok(e) => e,
-        Err(e) => {
-            println!("daemon checks skipped: {e}");
-            return Ok(Outcome::Success);
+    let table = format == DataFormat::Table;
+    if table {
+        print(format!(
+            "{}: lab `{}` is valid",
+            lab.source().display(),
+            lab.name()
+        ))?;
+    }
+    // Skipped checks are a note for the person, on stderr: stdout carries
+    // only the result.
+    let skipped = match DockerEngine::connect().await {
+        Err(e) => Err(format!("daemon checks skipped: {e}")),
+        Ok(engine) => match checks::check_rendered(&engine, &lab, &rendered).await? {
+            None => Err(format!(
+                "daemon checks skipped: base image `{}` is not in the engine\n  fix: `halab image build` makes it (offline, with mmdebstrap)",
+                lab.spec().image.base
+            )),
+            Some(checks) => Ok(checks),
+        },
+    };
+    let checks = match &skipped {
+        Ok(checks) => checks.as_slice(),
+        Err(note) => {
+            eprintln!("{note}");
+            &[]
         }
     };
-    let checks = checks::check_rendered(&engine, &lab, &rendered).await?;
-    let Some(checks) = checks else {
-        println!(
-            "daemon checks skipped: base image `{}` is not in the engine\n  fix: `halab image build` makes it (offline, with mmdebstrap)",
-            lab.spec().image.base
-        );
-        return Ok(Outcome::Success);
-    };
-    let mut ok = true;
-    for c in &checks {
-        let mark = if c.passed { "ok  " } else { "FAIL" };
-        println!("{mark} {}", c.command);
-        if !c.passed {
-            ok = false;
-            for line in c.output.lines() {
-                println!("     {line}");
+    let ok = checks.iter().all(|c| c.passed);
+    if table {
+        for c in checks {
+            let mark = if c.passed { "ok  " } else { "FAIL" };
+            print(format!("{mark} {}", c.command))?;
+            if !c.passed {
+                for line in c.output.lines() {
+                    print(format!("     {line}"))?;
+                }
             }
         }
+    } else {
+        let doc = ValidateDoc {
+            lab: lab.name(),
+            file: lab.source().display().to_string(),
+            valid: ok,
+            daemon_checks_skipped: skipped.as_ref().err().map(|n| {
+                n.trim_start_matches("daemon checks skipped: ")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            }),
+            daemon_checks: checks
+                .iter()
+                .map(|c| CheckDoc {
+                    command: &c.command,
+                    passed: c.passed,
+                    output: &c.output,
+                })
+                .collect(),
+        };
+        print(serde_json::to_string_pretty(&Versioned::new(&doc))?)?;
     }
     if ok {
         Ok(Outcome::Success)
@@ -181,14 +267,14 @@ async fn image_build_cmd(args: &LabArgs, force: bool, quiet: bool) -> Result<Out
         }
     };
     let base = image::ensure_base(engine.as_ref(), &lab.spec().image.base, force, &log).await?;
-    println!(
+    print(format!(
         "base image {} ({})",
         lab.spec().image.base,
         base.id
             .trim_start_matches("sha256:")
             .get(..12)
             .unwrap_or(&base.id)
-    );
+    ))?;
     Ok(Outcome::Success)
 }
 
@@ -203,7 +289,10 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcom
     let opts = lifecycle::UpOptions { timeout, quiet };
     let report = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts).await?;
     if report.already_up {
-        println!("lab `{}` is already up: {}", report.lab, report.url);
+        print(format!(
+            "lab `{}` is already up: {}",
+            report.lab, report.url
+        ))?;
     } else {
         let after = report
             .steady_after
@@ -214,22 +303,21 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcom
                 )
             })
             .unwrap_or_default();
-        println!("lab `{}` is up{after}: {}", report.lab, report.url);
+        print(format!("lab `{}` is up{after}: {}", report.lab, report.url))?;
         let (r, s, k) = (&report.replaced, &report.started, &report.kept);
         for (what, names) in [("recreated", r), ("started", s), ("kept", k)] {
             if !names.is_empty() {
-                println!("  {what}: {}", names.join(", "));
+                print(format!("  {what}: {}", names.join(", ")))?;
             }
         }
     }
     if let Some(node) = &report.answer.node {
         let page = lab.node(node).map(|n| n.page.as_str()).unwrap_or("");
-        println!("  {} answers {page} ({node})", report.url);
+        print(format!("  {} answers {page} ({node})", report.url))?;
     }
-    println!(
-        "  next: `halab status`, `halab chaos stop-master`, `halab down` (add --lab {} for this lab)",
+    print(format!(        "  next: `halab status`, `halab chaos stop-master`, `halab down` (add --lab {} for this lab)",
         lab.source().display()
-    );
+    ))?;
     Ok(Outcome::Success)
 }
 
@@ -248,29 +336,28 @@ async fn down_cmd(args: &LabArgs, images: bool) -> Result<Outcome> {
     let engine = connect().await?;
     let report = lifecycle::down(engine.as_ref(), &name, images).await?;
     if report.is_empty() {
-        println!("lab `{name}`: nothing to remove");
+        print(format!("lab `{name}`: nothing to remove"))?;
     } else {
         for c in &report.containers {
-            println!("removed container {c}");
+            print(format!("removed container {c}"))?;
         }
         for n in &report.networks {
-            println!("removed network {n}");
+            print(format!("removed network {n}"))?;
         }
         for i in &report.images {
-            println!("removed image {i}");
+            print(format!("removed image {i}"))?;
         }
     }
     Ok(Outcome::Success)
 }
 
-async fn status_cmd(args: &LabArgs, json: bool) -> Result<Outcome> {
+async fn status_cmd(args: &LabArgs, format: DataFormat) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let engine = connect().await?;
     let status = lifecycle::status(engine.as_ref(), &lab).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
-    } else {
-        println!("{}", lifecycle::status_table(&status));
+    match format {
+        DataFormat::Json => print(serde_json::to_string_pretty(&Versioned::new(&status))?)?,
+        DataFormat::Table => print(lifecycle::status_table(&status))?,
     }
     Ok(Outcome::Success)
 }
@@ -278,13 +365,12 @@ async fn status_cmd(args: &LabArgs, json: bool) -> Result<Outcome> {
 async fn logs_cmd(args: &LabArgs, node: Option<&str>, follow: bool) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let engine = connect().await?;
-    let mut out = std::io::stdout();
+    let mut out = crate::ui::Stdout;
     let logs = lifecycle::logs(engine.as_ref(), &lab, node, follow, None, &mut out);
     tokio::select! {
         r = logs => r?,
         _ = tokio::signal::ctrl_c() => {}
     }
-    out.flush().ok();
     Ok(Outcome::Success)
 }
 
@@ -319,7 +405,7 @@ async fn chaos_cmd(
             break;
         }
     }
-    println!("{}", report::table(&records));
+    print(format!("{}", report::table(&records)))?;
     Ok(outcome)
 }
 
@@ -484,17 +570,7 @@ fn emit(args: &ReportArgs, text: &str) -> Result<()> {
                 .with_context(|| format!("cannot write the report to `{}`", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
-        None => {
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error.
-            match out
-                .write_all(text.as_bytes())
-                .and_then(|_| out.write_all(b"\n"))
-            {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                r => r?,
-            }
-        }
+        None => print(text)?,
     }
     Ok(())
 }
