@@ -14,7 +14,7 @@ use crate::engine::docker::DockerEngine;
 use crate::engine::Engine;
 use crate::lab::{self, Lab, ScenarioName};
 use crate::spec::RunSpec;
-use crate::store::{RunRecord, Store};
+use crate::store::{RunRecord, Store, StoreError};
 use crate::ui::{print, Versioned};
 use crate::verdict::{self, Status};
 use crate::{checks, image, lifecycle, render, report, shipped};
@@ -110,7 +110,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "halab", &mut crate::ui::Stdout);
+            // Into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "halab", &mut script);
+            std::io::Write::write_all(&mut crate::ui::Stdout, &script)?;
             Ok(Outcome::Success)
         }
         Command::Man { out } => man_cmd(out.as_deref()),
@@ -405,7 +408,7 @@ async fn chaos_cmd(
             break;
         }
     }
-    print(format!("{}", report::table(&records)))?;
+    print(report::table(&records))?;
     Ok(outcome)
 }
 
@@ -494,12 +497,9 @@ fn progress_bar(quiet: bool, scenario: ScenarioName) -> indicatif::ProgressBar {
 
 fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
     let store = Store::at(&args.runs_dir);
-    let no_runs = || {
-        anyhow::anyhow!(
-            "no stored runs in `{}`\n  fix: run a scenario first, e.g. `halab chaos stop-master` (or `halab test`)",
-            store.dir().display()
-        )
-    };
+    if let Some(out) = &args.output {
+        store.refuse_inside(out)?;
+    }
     if let Some(pair) = &args.compare {
         let a = store.load(&pair[0])?;
         let b = store.load(&pair[1])?;
@@ -511,19 +511,22 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
             .iter()
             .map(|r| store.load(r))
             .collect::<Result<_, _>>()?
-    } else if args.all {
-        let list = store.list()?;
-        if list.is_empty() {
-            return Err(no_runs());
-        }
-        list.iter()
-            .map(|s| store.load(&s.path.display().to_string()))
-            .collect::<Result<_, _>>()?
     } else {
-        if store.list()?.is_empty() {
-            return Err(no_runs());
+        let found = store.read_all()?;
+        for skipped in &found.skipped {
+            eprintln!("warning: skipping a file: {skipped}");
         }
-        vec![store.last()?]
+        let mut records: Vec<RunRecord> = found.records.into_iter().map(|(_, r)| r).collect();
+        if !args.all {
+            records = records.pop().into_iter().collect();
+        }
+        if records.is_empty() {
+            return Err(StoreError::Empty {
+                dir: store.dir().to_path_buf(),
+            }
+            .into());
+        }
+        records
     };
     if args.rejudge {
         rejudge(&mut runs);

@@ -69,11 +69,8 @@ pub fn names() -> String {
 /// Why `halab init` wrote nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
-    #[error(
-        "no lab shipped with halab is called `{name}`\n  fix: name one of {}",
-        names()
-    )]
-    Unknown { name: String },
+    #[error("no lab shipped with halab is called `{name}`{}\n  fix: name one of {}", hint.as_ref().map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default(), names())]
+    Unknown { name: String, hint: Option<String> },
     #[error("`{}` already exists; halab init never overwrites a file\n  fix: edit it, remove it, or pass `--out OTHER.yaml`", path.display())]
     Exists { path: PathBuf },
     #[error("cannot write `{}`: {cause}\n  fix: pass `--out FILE` in a folder you can write", path.display())]
@@ -86,7 +83,16 @@ pub enum InitError {
 /// Writes the shipped lab `name` to `out` (default `<name>.yaml` here), for
 /// a person to edit; never replaces a file. Returns the path written.
 pub fn init(name: &str, out: Option<&Path>) -> Result<PathBuf, InitError> {
-    let lab = find(name).ok_or_else(|| InitError::Unknown { name: name.into() })?;
+    let lab = find(name).ok_or_else(|| InitError::Unknown {
+        name: name.into(),
+        hint: crate::suggest::did_you_mean(
+            name,
+            SHIPPED
+                .iter()
+                .flat_map(|l| std::iter::once(l.name).chain(l.aliases.iter().copied())),
+        )
+        .map(str::to_string),
+    })?;
     let path = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(format!("{}.yaml", lab.name)));
