@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 
 use crate::chaos::{self, Phase, RunOptions};
 use crate::cli::{Cli, Command, DataFormat, ImageCommand, LabArgs, ReportArgs, RunArgs};
@@ -54,17 +54,34 @@ impl Outcome {
     }
 }
 
-/// An error and its causes, each said once: many messages already quote
-/// their cause, and a person should not read it twice.
+/// What a command itself fails at or refuses; the modules' own errors say
+/// the rest. Each variant's text is its first line (what failed) and a fix;
+/// its cause is chained, and printed by [`error_text`].
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("cannot start the async runtime\n  fix: the machine is out of threads or memory; stop other work and retry")]
+    Runtime(#[source] std::io::Error),
+    #[error("the daemons refused the rendered files of lab `{lab}` (see above)\n  fix: correct the lab file or templates: each FAIL line names the daemon and what it refused")]
+    DaemonsRefused { lab: String },
+    #[error("`down` needs the lab's name, and the lab file does not give it\n  fix: give `--name NAME` to remove the lab by label")]
+    DownNeedsName(#[source] lab::LabError),
+    #[error("before `{scenario}`: the lab did not return to its steady state\n  fix: `halab status` shows what is off; `halab down` then `halab up` restores the lab")]
+    NotSteady {
+        scenario: ScenarioName,
+        #[source]
+        source: lifecycle::LifecycleError,
+    },
+    #[error("cannot write `{}`\n  fix: check that its folder exists and is writable, or pass another", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// An error and its causes as printed (see [`crate::ui::error_text`]).
 pub fn error_text(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(&format!("\n  caused by: {cause}"));
-        }
-    }
-    text
+    crate::ui::error_text(err.as_ref())
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
@@ -126,9 +143,11 @@ fn man_cmd(out: Option<&Path>) -> Result<Outcome> {
         None => clap_mangen::Man::new(cmd).render(&mut crate::ui::Stdout)?,
         Some(dir) => {
             std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot make folder `{}`", dir.display()))?;
-            clap_mangen::generate_to(cmd, dir)
-                .with_context(|| format!("cannot write man pages into `{}`", dir.display()))?;
+                .and_then(|()| clap_mangen::generate_to(cmd, dir))
+                .map_err(|source| CommandError::Write {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
             print(format!("wrote man pages into {}", dir.display()))?;
         }
     }
@@ -139,7 +158,7 @@ fn block_on<F: std::future::Future<Output = Result<Outcome>>>(f: F) -> Result<Ou
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?
+        .map_err(CommandError::Runtime)?
         .block_on(f)
 }
 
@@ -201,7 +220,7 @@ async fn validate_cmd(args: &LabArgs, format: DataFormat) -> Result<Outcome> {
     // Skipped checks are a note for the person, on stderr: stdout carries
     // only the result.
     let skipped = match DockerEngine::connect().await {
-        Err(e) => Err(format!("daemon checks skipped: {e}")),
+        Err(e) => Err(format!("daemon checks skipped: {}", crate::ui::error_text(&e))),
         Ok(engine) => match checks::check_rendered(&engine, &lab, &rendered).await? {
             None => Err(format!(
                 "daemon checks skipped: base image `{}` is not in the engine\n  fix: `halab image build` makes it (offline, with mmdebstrap)",
@@ -254,10 +273,10 @@ async fn validate_cmd(args: &LabArgs, format: DataFormat) -> Result<Outcome> {
     if ok {
         Ok(Outcome::Success)
     } else {
-        bail!(
-            "the daemons refused the rendered files of lab `{}` (see above)",
-            lab.name()
-        )
+        Err(CommandError::DaemonsRefused {
+            lab: lab.name().to_string(),
+        }
+        .into())
     }
 }
 
@@ -327,14 +346,10 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcom
 async fn down_cmd(args: &LabArgs, images: bool) -> Result<Outcome> {
     // `down` works from labels alone: a lab file that no longer parses, or
     // is gone, must not keep its objects alive.
-    let name = match (&args.name, load_lab(args)) {
+    let name = match (&args.name, lab::load_with(&args.lab, &args.overrides())) {
         (Some(n), _) => n.clone(),
         (None, Ok(lab)) => lab.name().to_string(),
-        (None, Err(e)) => {
-            return Err(
-                e.context("`down` needs the lab's name: give `--name NAME` to remove it by label")
-            )
-        }
+        (None, Err(e)) => return Err(CommandError::DownNeedsName(e).into()),
     };
     let engine = connect().await?;
     let report = lifecycle::down(engine.as_ref(), &name, images).await?;
@@ -394,9 +409,7 @@ async fn chaos_cmd(
             // The previous scenario healed; let the lab settle before the next.
             lifecycle::wait_steady(engine.as_ref(), &lab, Duration::from_secs(60))
                 .await
-                .with_context(|| {
-                    format!("before `{scenario}`: the lab did not return to its steady state")
-                })?;
+                .map_err(|source| CommandError::NotSteady { scenario, source })?;
         }
         let mut record = run_one(engine.clone(), &lab, scenario, run, quiet).await?;
         let path = store.save(&mut record)?;
@@ -569,8 +582,10 @@ fn rejudge(runs: &mut [RunRecord]) {
 fn emit(args: &ReportArgs, text: &str) -> Result<()> {
     match &args.output {
         Some(path) => {
-            std::fs::write(path, text)
-                .with_context(|| format!("cannot write the report to `{}`", path.display()))?;
+            std::fs::write(path, text).map_err(|source| CommandError::Write {
+                path: path.clone(),
+                source,
+            })?;
             eprintln!("wrote {}", path.display());
         }
         None => print(text)?,

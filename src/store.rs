@@ -131,25 +131,25 @@ pub struct RunSummary {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create the run directory `{}`: {source}\n  fix: check the permissions, or pass another directory", dir.display())]
+    #[error("cannot create the run directory `{}`\n  fix: check the permissions, or pass another directory", dir.display())]
     CreateDir {
         dir: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot write run `{}`: {source}\n  fix: check free space and permissions of its directory", path.display())]
+    #[error("cannot write run `{}`\n  fix: check free space and permissions of its directory", path.display())]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot read run `{}`: {source}", path.display())]
+    #[error("cannot read run `{}`", path.display())]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot list runs in `{}`: {source}\n  fix: run a scenario first (`halab chaos stop-master` or `halab test`), or pass the directory that holds the runs", dir.display())]
+    #[error("cannot list runs in `{}`\n  fix: run a scenario first (`halab chaos stop-master` or `halab test`), or pass the directory that holds the runs", dir.display())]
     List {
         dir: PathBuf,
         #[source]

@@ -32,6 +32,53 @@ impl<'a, T: serde::Serialize> Versioned<'a, T> {
     }
 }
 
+/// The one printer of an error and its causes. Every error of halab says
+/// what failed on its first line and how to fix it on the lines after; a
+/// cause is never part of its error's text but chained (`source`). So the
+/// first lines are printed as a chain, outermost first, and the rest of
+/// every level (fixes, lists) after them:
+///
+/// ```text
+/// cannot read lab file `x.yaml`
+///   caused by: No such file or directory (os error 2)
+///   fix: pass an existing file …
+/// ```
+pub fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut heads = Vec::new();
+    let mut rests = Vec::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        let (head, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        heads.push(head.to_string());
+        if !rest.is_empty() {
+            rests.push(rest.to_string());
+        }
+        cur = e.source();
+    }
+    let mut out = heads.join("\n  caused by: ");
+    for rest in rests {
+        out.push('\n');
+        out.push_str(&rest);
+    }
+    out
+}
+
+/// A third party's error with its causes on one line (`a: b: c`), for an
+/// error of halab's that carries it as text: tera and reqwest say little at
+/// the top ("Failed to render", "error sending request") and the reason in
+/// their sources.
+pub fn one_line(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
 /// Standard output was closed by its reader (`halab validate | head -1`).
 /// That is the reader's choice, not a failure: the command stops, nothing is
 /// printed, and halab exits 0 (as ripgrep does).

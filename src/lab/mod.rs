@@ -36,7 +36,7 @@ pub struct Lab {
 /// Why a lab file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
-    #[error("cannot read lab file `{}`: {source}\n  fix: {}", path.display(), read_fix(.source))]
+    #[error("cannot read lab file `{}`\n  fix: {}", path.display(), read_fix(.source))]
     Read {
         path: PathBuf,
         #[source]
