@@ -294,3 +294,51 @@ fn up_from_an_empty_folder_brings_the_shipped_seed_lab_up() {
     // The hidden alias scripts use still prints the same document.
     assert_eq!(lab.status()["schema_version"], 1);
 }
+
+/// Every error a user meets without an engine, locked whole (exit code and
+/// all of stderr): one place to read how halab words its failures.
+#[test]
+fn every_user_facing_error_without_an_engine_is_locked_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(common::repo().join("labs/three-node.yaml")).unwrap();
+    std::fs::write(dir.path().join("broken.yaml"), "name: [\n").unwrap();
+    std::fs::write(
+        dir.path().join("invalid.yaml"),
+        good.replace("priority: 150", "priority: 300"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("runs")).unwrap();
+    let cases: &[&[&str]] = &[
+        &["render", "--lab", "nope.yaml"],
+        &["render", "--lab", "broken.yaml"],
+        &["validate", "--lab", "invalid.yaml"],
+        &["up", "--subnet", "8.8.0.0/16"],
+        &["up", "--name", "../x"],
+        &["status"],
+        &["status", "--format", "json"],
+        &["up", "--lab", "fast"],
+        &["down"],
+        &["down", "--lab", "broken.yaml"],
+        &["logs", "nginx_master"],
+        &["chaos", "stop-master"],
+        &["chaos", "stop-mastr"],
+        &["image", "build"],
+        &["report", "--runs-dir", "runs"],
+        &["report", "no-such-run", "--runs-dir", "runs"],
+        &["report", "--format", "xml"],
+        &["init", "three-nod"],
+        &["completions", "tcsh"],
+    ];
+    let mut all = String::new();
+    for args in cases {
+        let out = halab(args, dir.path());
+        assert_ne!(out.code, 0, "{args:?} succeeded");
+        all.push_str(&format!(
+            "$ halab {}\nexit {}\n{}\n",
+            args.join(" "),
+            out.code,
+            out.stderr
+        ));
+    }
+    insta::assert_snapshot!(all);
+}
