@@ -71,6 +71,12 @@ pub enum CommandError {
         #[source]
         source: lifecycle::LifecycleError,
     },
+    #[error("interrupted: `up` of lab `{lab}` stopped; removed what it had made: {}\n  fix: `halab up` starts again (images already built are kept)", if removed.is_empty() { "nothing yet".to_string() } else { removed.join(", ") })]
+    InterruptedUp { lab: String, removed: Vec<String> },
+    #[error("interrupted: `up` of lab `{lab}` stopped, and not everything it made could be removed\n  fix: `halab down --name {lab}` removes the rest (by label)")]
+    InterruptedLeft { lab: String },
+    #[error("interrupted: `up` of lab `{lab}` stopped part-way through changing the running lab\n  fix: `halab up` again finishes it; `halab down --name {lab}` removes the lab")]
+    InterruptedUpdate { lab: String },
     #[error("cannot write `{}`\n  fix: check that its folder exists and is writable, or pass another", path.display())]
     Write {
         path: PathBuf,
@@ -309,7 +315,19 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcom
     render::write(&rendered, &default_out(&lab), true)?;
     let engine = connect().await?;
     let opts = lifecycle::UpOptions { timeout, quiet };
-    let report = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts).await?;
+    // A lab with no container before this `up` is wholly this `up`'s: on
+    // Ctrl-C all of it can go. One that was there is only said to be
+    // part-way, since its old members are the user's.
+    let fresh = engine
+        .list_containers(&crate::engine::lab_selector(lab.name()))
+        .await?
+        .is_empty();
+    let report = tokio::select! {
+        r = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts) => r?,
+        _ = tokio::signal::ctrl_c() => {
+            return Err(interrupted_up(engine.as_ref(), lab.name(), fresh).await.into())
+        }
+    };
     if report.already_up {
         print(format!(
             "lab `{}` is already up: {}",
@@ -341,6 +359,28 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcom
         lab.source().display()
     ))?;
     Ok(Outcome::Success)
+}
+
+/// After Ctrl-C stopped an `up` (its future dropped mid-call): removes
+/// what it made when the lab was new, and says what is left either way.
+async fn interrupted_up(engine: &dyn Engine, name: &str, fresh: bool) -> CommandError {
+    if !fresh {
+        return CommandError::InterruptedUpdate { lab: name.into() };
+    }
+    let removed = lifecycle::down(engine, name, false).await;
+    // A create the engine finished after the call was dropped is caught by
+    // looking again.
+    let left = engine
+        .list_containers(&crate::engine::lab_selector(name))
+        .await
+        .map(|cs| cs.into_iter().map(|c| c.name).collect::<Vec<_>>());
+    match (removed, left) {
+        (Ok(r), Ok(left)) if left.is_empty() => CommandError::InterruptedUp {
+            lab: name.into(),
+            removed: [r.containers, r.networks].concat(),
+        },
+        _ => CommandError::InterruptedLeft { lab: name.into() },
+    }
 }
 
 async fn down_cmd(args: &LabArgs, images: bool) -> Result<Outcome> {

@@ -342,3 +342,69 @@ fn every_user_facing_error_without_an_engine_is_locked_whole() {
     }
     insta::assert_snapshot!(all);
 }
+
+/// The names of the Docker objects labelled for lab `name`.
+fn labelled(kind: &str, name: &str) -> Vec<String> {
+    let all: &[&str] = if kind == "container" { &["-a"] } else { &[] };
+    let name_field = if kind == "container" {
+        "{{.Names}}"
+    } else {
+        "{{.Name}}"
+    };
+    let out = Command::new("docker")
+        .args([kind, "ls", "--format", name_field])
+        .args(all)
+        .args(["--filter", &format!("label=halab.lab={name}")])
+        .output()
+        .expect("docker runs");
+    assert!(out.status.success(), "docker {kind} ls failed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines().map(str::to_string).collect()
+}
+
+/// Ctrl-C while `up` makes a new lab: what it made is removed, it says so,
+/// and it exits 2.
+#[test]
+fn ctrl_c_during_up_removes_what_this_up_made() {
+    if !common::engine_or_skip("ctrl_c_during_up") {
+        return;
+    }
+    let lab = common::Lab::from_file("conv-int", "10.141.0.0/16", "seed".into());
+    let args = lab.args();
+    let mut child = Command::new(common::halab_bin())
+        .arg("up")
+        .args(&args)
+        .current_dir(lab.dir.path())
+        .env_remove("HALAB_LAB")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("halab up starts");
+    // Interrupt once the first container exists, before the lab is steady.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while labelled("container", "conv-int").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no container made");
+        assert!(child.try_wait().unwrap().is_none(), "up ended first");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: interrupted: `up` of lab `conv-int` stopped; removed what it had made: "
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("\n  fix: `halab up` starts again (images already built are kept)\n"),
+        "{stderr}"
+    );
+    assert_eq!(labelled("container", "conv-int"), Vec::<String>::new());
+    assert_eq!(labelled("network", "conv-int"), Vec::<String>::new());
+}
