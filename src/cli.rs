@@ -57,6 +57,10 @@ pub enum Command {
         /// the port answers with its page).
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         timeout: Duration,
+        /// Start the lab and return at once, steady or not: to inspect a lab
+        /// that never becomes steady (`halab status` says why).
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Remove the lab's containers and network (selected by label only).
     Down {
@@ -252,7 +256,7 @@ mod tests {
             "172.29.0.0/16",
         ])
         .unwrap();
-        let Command::Up { lab, timeout } = cli.command else {
+        let Command::Up { lab, timeout, .. } = cli.command else {
             panic!("not up")
         };
         let o = lab.overrides();

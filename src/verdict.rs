@@ -27,6 +27,9 @@ pub enum Status {
     Fail,
     /// The run cannot be judged: no baseline, no fault, unwatched nodes.
     Invalid,
+    /// The lab was not steady before the fault (two owners, a backup deaf
+    /// to the master…): no fault was injected, and the lab is to blame.
+    InvalidBaseline,
     /// The run was interrupted before it finished.
     Aborted,
 }
@@ -37,6 +40,7 @@ impl Status {
             Status::Pass => "pass",
             Status::Fail => "fail",
             Status::Invalid => "invalid",
+            Status::InvalidBaseline => "invalid_baseline",
             Status::Aborted => "aborted",
         }
     }
@@ -207,6 +211,27 @@ impl Verdict {
 /// Judge a run from its timeline.
 pub fn judge(timeline: &Timeline, spec: &RunSpec) -> Verdict {
     let m = measure(timeline, spec);
+    // The lab was found not steady before any fault: nothing was injected.
+    let unsteady: Vec<String> = timeline
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Unsteady { node, detail, .. } => Some(match node {
+                Some(n) => format!("invalid baseline: {n}: {detail}"),
+                None => format!("invalid baseline: {detail}"),
+            }),
+            _ => None,
+        })
+        .collect();
+    if !unsteady.is_empty() {
+        return Verdict {
+            status: Status::InvalidBaseline,
+            checks: Vec::new(),
+            metrics: m,
+            reasons: unsteady,
+            notes: vec!["the lab was not steady before the fault, so none was injected: fix the lab (`halab status` shows why), then run again".into()],
+        };
+    }
     let mut invalid = Vec::new();
     let mut notes = Vec::new();
 

@@ -45,8 +45,9 @@ fn case(r: &RunRecord) -> TestCase {
         .collect();
     let status = match v.status {
         Status::Pass => TestCaseStatus::success(),
-        Status::Fail | Status::Invalid | Status::Aborted => {
-            let kind = if v.status == Status::Fail {
+        Status::Fail | Status::Invalid | Status::InvalidBaseline | Status::Aborted => {
+            // A broken lab is a failure of what was tested, not of halab.
+            let kind = if matches!(v.status, Status::Fail | Status::InvalidBaseline) {
                 NonSuccessKind::Failure
             } else {
                 NonSuccessKind::Error

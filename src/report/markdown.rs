@@ -9,7 +9,7 @@ fn icon(status: Status) -> &'static str {
     match status {
         Status::Pass => "✅",
         Status::Fail => "❌",
-        Status::Invalid => "⚠️",
+        Status::Invalid | Status::InvalidBaseline => "⚠️",
         Status::Aborted => "⏹️",
     }
 }
@@ -28,7 +28,11 @@ pub fn markdown(runs: &[RunRecord]) -> String {
         count(Status::Pass),
         count(Status::Fail)
     );
-    for (s, word) in [(Status::Invalid, "invalid"), (Status::Aborted, "aborted")] {
+    for (s, word) in [
+        (Status::Invalid, "invalid"),
+        (Status::InvalidBaseline, "invalid baseline"),
+        (Status::Aborted, "aborted"),
+    ] {
         if count(s) > 0 {
             out.push_str(&format!(", {} {word}", count(s)));
         }

@@ -125,6 +125,7 @@ pub(crate) fn status_word(run: &RunRecord) -> &'static str {
         Status::Pass => "PASS",
         Status::Fail => "FAIL",
         Status::Invalid => "INVALID",
+        Status::InvalidBaseline => "INVALID BASELINE",
         Status::Aborted => "ABORTED",
     }
 }
