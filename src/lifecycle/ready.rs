@@ -29,7 +29,7 @@ pub async fn wait_steady(
     loop {
         let tick = Instant::now();
         if let Some(answer) = observe::steady(engine, lab).await {
-            if last_full.is_none_or(|t| t.elapsed() >= FULL_LOOK) {
+            if !last_full.is_some_and(|t| t.elapsed() < FULL_LOOK) {
                 last_full = Some(Instant::now());
                 if observe::steadiness(engine, lab).await.0.is_steady() {
                     return Ok(answer);
