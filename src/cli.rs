@@ -157,6 +157,7 @@ impl RunArgs {
             switch_within: self.budget,
             interval: self.interval,
             heal: !self.no_heal,
+            strict: self.strict,
         }
     }
 }
@@ -183,6 +184,11 @@ pub struct RunArgs {
     /// Leave the fault in place at the end (default: heal and watch recovery).
     #[arg(long)]
     pub no_heal: bool,
+    /// Fail a run on any warning (a finding no budget judges, e.g. a split
+    /// brain on partition-master), for CI. Stored with the run. Also set by
+    /// `strict: true` in the lab file.
+    #[arg(long)]
+    pub strict: bool,
     /// Where runs are stored.
     #[arg(long, value_name = "DIR", default_value = ".halab/runs")]
     pub runs_dir: PathBuf,
@@ -206,6 +212,10 @@ pub struct ReportArgs {
     /// Exit 0 even when a reported run missed a budget.
     #[arg(long)]
     pub no_fail: bool,
+    /// Report every run with a warning as failed (as if it had run with
+    /// `--strict`), and exit 1 for it.
+    #[arg(long)]
+    pub strict: bool,
     /// Judge the runs again from their stored timeline and spec, report the
     /// new verdicts, and say where a stored verdict differs.
     #[arg(long, conflicts_with = "compare")]

@@ -11,7 +11,7 @@ use crate::lab::{Budget, Lab, ScenarioName};
 use crate::scenario::Plan;
 
 /// What the command line changes in a run (`--budget`, `--interval`,
-/// `--no-heal`).
+/// `--no-heal`, `--strict`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Choices {
     /// Replaces the switch budget.
@@ -20,6 +20,8 @@ pub struct Choices {
     pub interval: Option<Duration>,
     /// Undo the fault at the end of the observation.
     pub heal: bool,
+    /// Warnings fail the run (also when the lab file says `strict: true`).
+    pub strict: bool,
 }
 
 impl Default for Choices {
@@ -28,6 +30,7 @@ impl Default for Choices {
             switch_within: None,
             interval: None,
             heal: true,
+            strict: false,
         }
     }
 }
@@ -56,6 +59,10 @@ pub struct RunSpec {
     /// Every node's VIP ownership was watched: a node without a sample makes
     /// the run invalid.
     pub watched_vip: bool,
+    /// Warnings (findings no budget judges) fail the run. Stored, so that a
+    /// re-judged run is as strict as it was.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 impl RunSpec {
@@ -76,6 +83,7 @@ impl RunSpec {
             master: lab.master().name.clone(),
             backups: lab.backups().iter().map(|n| n.name.clone()).collect(),
             watched_vip: true,
+            strict: choices.strict || lab.spec().strict,
         }
     }
 
@@ -115,6 +123,7 @@ mod tests {
                 switch_within: Some(Duration::from_secs(3)),
                 interval: Some(Duration::from_millis(50)),
                 heal: false,
+                strict: false,
             },
         );
         assert_eq!(chosen.budget.switch_within, Some(Duration::from_secs(3)));
