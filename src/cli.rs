@@ -250,6 +250,30 @@ mod tests {
     }
 
     #[test]
+    fn strict_is_a_flag_of_chaos_test_and_report() {
+        let cli = Cli::try_parse_from(["halab", "chaos", "partition-master", "--strict"]).unwrap();
+        let Command::Chaos { run, .. } = cli.command else {
+            panic!("not chaos")
+        };
+        assert!(run.choices().strict);
+        let cli = Cli::try_parse_from(["halab", "test", "--strict"]).unwrap();
+        let Command::Test { run, .. } = cli.command else {
+            panic!("not test")
+        };
+        assert!(run.choices().strict);
+        let cli = Cli::try_parse_from(["halab", "report", "--strict"]).unwrap();
+        let Command::Report(args) = cli.command else {
+            panic!("not report")
+        };
+        assert!(args.strict);
+        let cli = Cli::try_parse_from(["halab", "chaos", "stop-master"]).unwrap();
+        let Command::Chaos { run, .. } = cli.command else {
+            panic!("not chaos")
+        };
+        assert!(!run.choices().strict);
+    }
+
+    #[test]
     fn overrides_come_from_flags() {
         let cli = Cli::try_parse_from([
             "halab",

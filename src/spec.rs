@@ -144,6 +144,32 @@ mod tests {
     }
 
     #[test]
+    fn strict_comes_from_the_flag_or_the_lab_file() {
+        let lab = seed();
+        let lenient = RunSpec::new(&lab, ScenarioName::PartitionMaster, &Choices::default());
+        assert!(!lenient.strict);
+        let flag = Choices {
+            strict: true,
+            ..Choices::default()
+        };
+        assert!(RunSpec::new(&lab, ScenarioName::PartitionMaster, &flag).strict);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/nginx-keepalived.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let strict_lab = Lab::from_yaml(&format!("strict: true\n{text}"), &path).unwrap();
+        assert!(strict_lab.spec().strict);
+        let spec = RunSpec::new(
+            &strict_lab,
+            ScenarioName::PartitionMaster,
+            &Choices::default(),
+        );
+        assert!(spec.strict);
+        // Stored runs made before `strict` existed read as lenient.
+        let mut json = serde_json::to_value(&lenient).unwrap();
+        json.as_object_mut().unwrap().remove("strict");
+        assert_eq!(serde_json::from_value::<RunSpec>(json).unwrap(), lenient);
+    }
+
+    #[test]
     fn the_control_expects_no_switch_and_no_failback() {
         let s = RunSpec::new(&seed(), ScenarioName::StopBackup, &Choices::default());
         assert!(!s.plan.expect_switch && !s.plan.expect_failback);
