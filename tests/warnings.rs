@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use common::{engine_or_skip, Lab, Out};
 use halab::lab::ScenarioName;
 use halab::spec::{Choices, RunSpec};
-use halab::store::{read_record, RunRecord, Store};
+use halab::store::{RunRecord, Store};
 use halab::timeline::{EventKind, Micros, Outcome, Request, Timeline};
 use halab::verdict::{Status, WarningKind};
 
@@ -70,13 +70,11 @@ fn wait_steady(lab: &Lab) {
 fn chaos(lab: &Lab, scenario: &str, extra: &[&str]) -> (Out, RunRecord) {
     wait_steady(lab);
     let out = lab.halab(&["chaos", scenario], extra);
-    let stored = out
-        .stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("stored "))
-        .unwrap_or_else(|| panic!("`{scenario}` stored no run:\n{}", out.all()));
-    let record = read_record(&lab.dir.path().join(stored.trim())).unwrap();
     eprintln!("{}", out.stdout);
+    let record = Store::at(lab.runs_dir())
+        .last()
+        .unwrap_or_else(|e| panic!("`{scenario}` stored no run: {e}\n{}", out.all()));
+    assert_eq!(record.scenario.as_str(), scenario);
     (out, record)
 }
 
