@@ -458,6 +458,11 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
     if args.rejudge {
         rejudge(&mut runs);
     }
+    if args.strict {
+        for run in &mut runs {
+            run.verdict = run.verdict.clone().strict();
+        }
+    }
     let text = report::render(args.format, &runs)?;
     emit(args, &text)?;
     let worst = runs
