@@ -307,6 +307,7 @@ pub fn judge(timeline: &Timeline, spec: &RunSpec) -> Verdict {
             metrics: m,
             reasons: unsteady,
             notes: vec!["the lab was not steady before the fault, so none was injected: fix the lab (`halab status` shows why), then run again".into()],
+            warnings: Vec::new(),
         };
     }
     let mut invalid = Vec::new();

@@ -132,7 +132,7 @@ fn labs_whose_nodes_disagree_fail_up_status_and_any_scenario_s_baseline() {
             "{}",
             chaos.stdout
         );
-        let store = halab::store::Store::at(&lab.runs_dir());
+        let store = halab::store::Store::at(lab.runs_dir());
         let run = store.last().unwrap();
         assert_eq!(
             run.verdict.status,
