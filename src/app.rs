@@ -96,7 +96,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Render { lab, out, force } => render_cmd(&lab, out.as_deref(), force),
         Command::Validate { lab, format } => block_on(validate_cmd(&lab, format)),
         Command::Report(args) => report_cmd(&args),
-        Command::Up { lab, timeout } => block_on(up_cmd(&lab, timeout, quiet)),
+        Command::Up {
+            lab,
+            timeout,
+            no_wait,
+        } => block_on(up_cmd(&lab, timeout, !no_wait, quiet)),
         Command::Down { lab, images } => block_on(down_cmd(&lab, images)),
         Command::Status { lab, format, json } => {
             let format = if json { DataFormat::Json } else { format };
@@ -306,7 +310,7 @@ async fn image_build_cmd(args: &LabArgs, force: bool, quiet: bool) -> Result<Out
     Ok(Outcome::Success)
 }
 
-async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcome> {
+async fn up_cmd(args: &LabArgs, timeout: Duration, wait: bool, quiet: bool) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
     // The rendered files stay on disk too: they are a working compose project.
@@ -314,7 +318,11 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcom
     // it without the marker.
     render::write(&rendered, &default_out(&lab), true)?;
     let engine = connect().await?;
-    let opts = lifecycle::UpOptions { timeout, quiet };
+    let opts = lifecycle::UpOptions {
+        timeout,
+        wait,
+        quiet,
+    };
     // A lab with no container before this `up` is wholly this `up`'s: on
     // Ctrl-C all of it can go. One that was there is only said to be
     // part-way, since its old members are the user's.
@@ -417,7 +425,13 @@ async fn status_cmd(args: &LabArgs, format: DataFormat) -> Result<Outcome> {
         DataFormat::Json => print(serde_json::to_string_pretty(&Versioned::new(&status))?)?,
         DataFormat::Table => print(lifecycle::status_table(&status))?,
     }
-    Ok(Outcome::Success)
+    // A lab that is not steady is a finding, not a harness failure: the
+    // lab is broken and halab said so.
+    if status.steadiness.is_steady() {
+        Ok(Outcome::Success)
+    } else {
+        Ok(Outcome::BudgetMissed)
+    }
 }
 
 async fn logs_cmd(args: &LabArgs, node: Option<&str>, follow: bool) -> Result<Outcome> {
@@ -473,7 +487,7 @@ async fn test_cmd(
     quiet: bool,
 ) -> Result<Outcome> {
     if up {
-        let outcome = up_cmd(args, Duration::from_secs(60), quiet).await?;
+        let outcome = up_cmd(args, Duration::from_secs(60), true, quiet).await?;
         if outcome != Outcome::Success {
             return Ok(outcome);
         }
@@ -485,6 +499,8 @@ fn judged_outcome(record: &RunRecord) -> Outcome {
     match record.verdict.status {
         Status::Pass => Outcome::Success,
         Status::Fail => Outcome::BudgetMissed,
+        // The lab is broken: halab did its job and says so.
+        Status::InvalidBaseline => Outcome::BudgetMissed,
         Status::Invalid | Status::Aborted => Outcome::NotJudged,
     }
 }
@@ -583,6 +599,11 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
     };
     if args.rejudge {
         rejudge(&mut runs);
+    }
+    if args.strict {
+        for run in &mut runs {
+            run.verdict = run.verdict.clone().strict();
+        }
     }
     let text = report::render(args.format, &runs)?;
     emit(args, &text)?;
