@@ -14,25 +14,8 @@ use pretty_assertions::assert_eq;
 /// engine fail or skip at once, and no test here reaches the real one.
 const NO_ENGINE: &str = "unix:///nonexistent/halab-test.sock";
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn halab(args: &[&str], dir: &Path) -> Output {
-    let out = Command::new(common::halab_bin())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("HALAB_LAB")
-        .env("DOCKER_HOST", NO_ENGINE)
-        .output()
-        .expect("halab runs");
-    Output {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+fn halab(args: &[&str], dir: &Path) -> common::Out {
+    common::run_in_with(dir, args, &[("DOCKER_HOST", NO_ENGINE)])
 }
 
 /// Runs `halab ARGS` with its stdout a pipe whose reader is already gone
@@ -387,11 +370,7 @@ fn ctrl_c_during_up_removes_what_this_up_made() {
         assert!(child.try_wait().unwrap().is_none(), "up ended first");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    common::send_sigint(child.id());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
