@@ -326,10 +326,11 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, wait: bool, quiet: bool) -> R
     // A lab with no container before this `up` is wholly this `up`'s: on
     // Ctrl-C all of it can go. One that was there is only said to be
     // part-way, since its old members are the user's.
-    let fresh = engine
+    let present = engine
         .list_containers(&crate::engine::lab_selector(lab.name()))
-        .await?
-        .is_empty();
+        .await?;
+    let fresh = present.is_empty();
+    sweep_left_rules(engine.as_ref(), &present).await?;
     let report = tokio::select! {
         r = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts) => r?,
         _ = tokio::signal::ctrl_c() => {
@@ -367,6 +368,38 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, wait: bool, quiet: bool) -> R
         lab.source().display()
     ))?;
     Ok(Outcome::Success)
+}
+
+/// Deletes the firewall rules a killed `chaos` left in the lab's running
+/// nodes (a partition's VRRP drop survives halab), and says so.
+async fn sweep_left_rules(
+    engine: &dyn Engine,
+    present: &[crate::engine::ContainerInfo],
+) -> Result<()> {
+    let script = crate::scenario::sweep_tagged_rules_script();
+    for c in present {
+        let node = c.labels.contains_key(crate::engine::LABEL_NODE);
+        if !node || c.state != crate::engine::ContainerState::Running {
+            continue;
+        }
+        let out = engine.exec(&c.name, &["sh", "-c", &script]).await?;
+        match out.stdout.trim().parse::<u32>() {
+            Ok(0) => {}
+            Ok(n) => print(format!(
+                "removed {n} iptables rule{} that an interrupted `halab chaos` left in {}",
+                if n == 1 { "" } else { "s" },
+                c.name
+            ))?,
+            // Not fatal: the lab may still come up; the rules stay visible
+            // with `iptables -S` in the node.
+            Err(_) => eprintln!(
+                "warning: could not look for halab's iptables rules in {}: {}",
+                c.name,
+                out.stderr.trim()
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// After Ctrl-C stopped an `up` (its future dropped mid-call): removes

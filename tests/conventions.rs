@@ -387,3 +387,48 @@ fn ctrl_c_during_up_removes_what_this_up_made() {
     assert_eq!(labelled("container", "conv-int"), Vec::<String>::new());
     assert_eq!(labelled("network", "conv-int"), Vec::<String>::new());
 }
+
+/// What `iptables -S` lists in a container.
+fn iptables_rules(container: &str) -> String {
+    let out = Command::new("docker")
+        .args(["exec", container, "iptables", "-w", "-S"])
+        .output()
+        .expect("docker runs");
+    assert!(out.status.success(), "iptables -S in {container} failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A `partition-master` killed before its heal leaves VRRP dropped inside
+/// the master; the next `up` finds those rules, deletes them, and says so.
+#[test]
+fn up_removes_the_partition_rules_a_killed_chaos_left() {
+    if !common::engine_or_skip("up_removes_the_partition_rules") {
+        return;
+    }
+    let lab = common::Lab::from_file("conv-part", "10.142.0.0/16", "seed".into());
+    lab.up();
+    let master = "conv-part-nginx_master";
+    for chain in ["INPUT", "OUTPUT"] {
+        // The very rule `partition-master` inserts (src/scenario.rs).
+        let made = Command::new("docker")
+            .args(["exec", master, "iptables", "-w", "-I", chain])
+            .args(["-p", "112", "-m", "comment", "--comment", "halab-partition"])
+            .args(["-j", "DROP"])
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    assert_eq!(iptables_rules(master).matches("halab-partition").count(), 2);
+    let out = lab.up();
+    assert!(
+        out.stdout.starts_with(&format!(
+            "removed 2 iptables rules that an interrupted `halab chaos` left in {master}\n"
+        )),
+        "{}",
+        out.all()
+    );
+    assert!(!iptables_rules(master).contains("halab-partition"));
+    // Nothing left: the next `up` says nothing about rules.
+    let out = lab.up();
+    assert!(!out.stdout.contains("iptables"), "{}", out.all());
+}
