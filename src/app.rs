@@ -13,7 +13,8 @@ use crate::cli::{Cli, Command, ImageCommand, LabArgs, ReportArgs, RunArgs};
 use crate::engine::docker::DockerEngine;
 use crate::engine::Engine;
 use crate::lab::{self, Lab, ScenarioName};
-use crate::spec::RunSpec;
+use crate::scenario::Params;
+use crate::spec::{Choices, RunSpec};
 use crate::store::{RunRecord, Store};
 use crate::verdict::{self, Status};
 use crate::{checks, image, lifecycle, render, report};
@@ -89,7 +90,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             scenarios,
         } => {
             let scenarios = if scenarios.is_empty() {
-                ScenarioName::ALL.to_vec()
+                crate::scenario::default_set()
             } else {
                 scenarios
             };
@@ -356,7 +357,11 @@ async fn run_one(
     args: &RunArgs,
     quiet: bool,
 ) -> Result<RunRecord> {
-    let spec = RunSpec::new(lab, scenario, &args.choices());
+    let choices = Choices {
+        params: Some(Params::parse(scenario, &args.set)?),
+        ..args.choices()
+    };
+    let spec = RunSpec::new(lab, scenario, &choices);
     // The runner is told what the spec says: the command line was applied
     // once, in `RunSpec::new`.
     let mut opts = RunOptions::for_lab(lab, scenario);
@@ -364,6 +369,7 @@ async fn run_one(
     opts.probe_timeout = spec.timeout;
     opts.heal = spec.heal;
     opts.budget = spec.budget.clone();
+    opts.plan = spec.plan.clone();
 
     let bar = progress_bar(quiet, scenario);
     let started = SystemTime::now();

@@ -157,6 +157,7 @@ impl RunArgs {
             switch_within: self.budget,
             interval: self.interval,
             heal: !self.no_heal,
+            params: None,
         }
     }
 }
@@ -183,6 +184,10 @@ pub struct RunArgs {
     /// Leave the fault in place at the end (default: heal and watch recovery).
     #[arg(long)]
     pub no_heal: bool,
+    /// A scenario option, NAME=VALUE (e.g. `--set loss=0.2`); repeat or
+    /// separate with commas. `halab chaos --help` lists each scenario's.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_delimiter = ',')]
+    pub set: Vec<String>,
     /// Where runs are stored.
     #[arg(long, value_name = "DIR", default_value = ".halab/runs")]
     pub runs_dir: PathBuf,

@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::lab::{Budget, Lab, ScenarioName};
-use crate::scenario::Plan;
+use crate::scenario::{Params, Plan};
 
 /// What the command line changes in a run (`--budget`, `--interval`,
-/// `--no-heal`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `--no-heal`, `--set`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choices {
     /// Replaces the switch budget.
     pub switch_within: Option<Duration>,
@@ -20,6 +20,8 @@ pub struct Choices {
     pub interval: Option<Duration>,
     /// Undo the fault at the end of the observation.
     pub heal: bool,
+    /// The scenario's options (`None`: their defaults).
+    pub params: Option<Params>,
 }
 
 impl Default for Choices {
@@ -28,6 +30,7 @@ impl Default for Choices {
             switch_within: None,
             interval: None,
             heal: true,
+            params: None,
         }
     }
 }
@@ -66,8 +69,17 @@ impl RunSpec {
         if let Some(b) = choices.switch_within {
             budget.switch_within = Some(b);
         }
+        let entry = crate::scenario::get(scenario);
+        let params = choices
+            .params
+            .clone()
+            .unwrap_or_else(|| entry.default_params());
+        // A watch window is the observation (`idle`).
+        if entry.options.iter().any(|o| o.name == "watch") {
+            budget.observe = Some(params.duration("watch"));
+        }
         RunSpec {
-            plan: crate::scenario::get(scenario).plan(lab),
+            plan: entry.plan_with(lab, &params),
             interval: choices.interval.unwrap_or(probe.interval),
             timeout: probe.timeout,
             late_after: probe.late_after,
@@ -115,6 +127,7 @@ mod tests {
                 switch_within: Some(Duration::from_secs(3)),
                 interval: Some(Duration::from_millis(50)),
                 heal: false,
+                params: None,
             },
         );
         assert_eq!(chosen.budget.switch_within, Some(Duration::from_secs(3)));
