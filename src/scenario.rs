@@ -86,7 +86,10 @@ impl Action {
             Action::UpdateCpu {
                 container,
                 millicpus: Some(m),
-            } => format!("docker update --cpus {} {container}", f64::from(*m) / 1000.0),
+            } => format!(
+                "docker update --cpus {} {container}",
+                f64::from(*m) / 1000.0
+            ),
             Action::UpdateCpu {
                 container,
                 millicpus: None,
@@ -585,8 +588,9 @@ fn storm(a: &Aim) -> Vec<Action> {
         .collect()
 }
 
-/// The refusal where the kernel lacks netem (DESIGN.md §2b: this one does).
-const NO_NETEM: &str = "the engine's kernel has no sch_netem (tc netem), so halab cannot add delay or jitter here; use a kernel with CONFIG_NET_SCH_NETEM";
+/// The refusal where the kernel lacks netem (DESIGN.md §2b: this one does);
+/// it goes between single quotes in a shell script, so none inside.
+const NO_NETEM: &str = "the kernel of the engine has no sch_netem (tc netem), so halab cannot add delay or jitter here; use a kernel with CONFIG_NET_SCH_NETEM";
 
 fn netem(a: &Aim, what: &str) -> Vec<Action> {
     let script = format!(
