@@ -190,7 +190,7 @@ pub enum ParamError {
     },
     #[error("`--set {item}` is not NAME=VALUE\n  fix: e.g. `--set loss=0.2`")]
     Shape { item: String },
-    #[error("`{name}={value}` of `{scenario}`: {why}")]
+    #[error("`{name}={value}` of `{scenario}`: `{name}` wants {why}")]
     Value {
         scenario: ScenarioName,
         name: String,
@@ -229,9 +229,12 @@ impl Params {
                         .map(|n| format!(" (did you mean `{n}`?)"))
                         .unwrap_or_default(),
                     known: if options.is_empty() {
-                        "it takes no options".to_string()
+                        format!("drop `--set`: `{scenario}` takes no options")
                     } else {
-                        format!("it takes {}", names.collect::<Vec<_>>().join(", "))
+                        format!(
+                            "`{scenario}` takes {}",
+                            names.collect::<Vec<_>>().join(", ")
+                        )
                     },
                 });
             };
@@ -1145,6 +1148,125 @@ mod tests {
     #[test]
     fn chaos_help_lists_every_scenario() {
         insta::assert_snapshot!(chaos_help());
+    }
+
+    fn aim_plan(name: ScenarioName, set: &[&str]) -> Plan {
+        let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+        let params = Params::parse(name, &set).unwrap();
+        get(name).plan_at(
+            &|n| format!("l-{n}"),
+            &Site {
+                master: "m",
+                backup: "b",
+                preempt: true,
+                interface: "eth1",
+                vip: std::net::Ipv4Addr::new(10, 1, 0, 4),
+            },
+            &params,
+        )
+    }
+
+    fn script(actions: &[Action]) -> String {
+        actions
+            .iter()
+            .map(|a| match a {
+                Action::Exec { argv, .. } => argv.last().cloned().unwrap_or_default(),
+                other => other.describe(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn options_are_checked_and_written_one_way() {
+        let p = Params::parse(ScenarioName::VrrpLoss, &["loss=20%".into()]).unwrap();
+        assert_eq!(p.iter().collect::<Vec<_>>(), [("loss", "0.2")]);
+        let p = Params::parse(ScenarioName::LinkFlap, &["period=0.5s".into()]).unwrap();
+        assert_eq!(
+            p.iter().collect::<Vec<_>>(),
+            [("count", "3"), ("period", "500ms")]
+        );
+        assert_eq!(p.duration("period"), Duration::from_millis(500));
+        assert_eq!(p.count("count"), 3);
+        let errors: Vec<String> = [
+            (ScenarioName::VrrpLoss, "loss=1.5"),
+            (ScenarioName::VrrpLoss, "los=0.1"),
+            (ScenarioName::StopMaster, "loss=0.1"),
+            (ScenarioName::FailoverStorm, "count=0"),
+            (ScenarioName::Idle, "stress=kill-master"),
+            (ScenarioName::Idle, "watch"),
+        ]
+        .iter()
+        .map(|(s, item)| {
+            Params::parse(*s, &[item.to_string()])
+                .unwrap_err()
+                .to_string()
+        })
+        .collect();
+        insta::assert_snapshot!(errors.join("\n---\n"));
+    }
+
+    #[test]
+    fn loss_rules_are_tagged_and_the_heal_deletes_every_tagged_rule() {
+        let p = aim_plan(ScenarioName::VrrpLoss, &["loss=0.25"]);
+        let inject = script(&p.inject);
+        assert_eq!(
+            inject,
+            "iptables -w -I INPUT -p 112 -m statistic --mode random --probability 0.250000 -m comment --comment halab-vrrp-loss -j DROP && \
+             iptables -w -I OUTPUT -p 112 -m statistic --mode random --probability 0.250000 -m comment --comment halab-vrrp-loss -j DROP"
+        );
+        assert!(script(&p.heal).contains("'/* halab-vrrp-loss */'"));
+        assert!(script(&p.heal).ends_with("! iptables -w -S | grep -q -F -- 'halab-vrrp-loss'"));
+        let c = aim_plan(ScenarioName::ClientLoss, &[]);
+        assert!(script(&c.inject).contains("-I INPUT -d 10.1.0.4 -p tcp -m statistic --mode random --probability 0.200000 -m comment --comment halab-client-loss"));
+        assert!(script(&c.heal).contains("halab-client-loss"));
+    }
+
+    #[test]
+    fn link_flap_downs_the_lab_interface_count_times_and_its_heal_restores_link_and_route() {
+        let p = aim_plan(ScenarioName::LinkFlap, &["count=2", "period=300ms"]);
+        insta::assert_snapshot!(format!(
+            "{}\n--- heal\n{}",
+            script(&p.inject),
+            script(&p.heal)
+        ));
+    }
+
+    #[test]
+    fn starving_caps_then_lifts_and_idle_runs_its_stress_beneath() {
+        let p = aim_plan(ScenarioName::StarveMaster, &["share=0.001"]);
+        assert_eq!(
+            p.inject,
+            [Action::UpdateCpu {
+                container: "l-m".into(),
+                millicpus: Some(10)
+            }],
+            "the engine's floor"
+        );
+        assert_eq!(
+            p.heal,
+            [Action::UpdateCpu {
+                container: "l-m".into(),
+                millicpus: None
+            }]
+        );
+        let idle = aim_plan(ScenarioName::Idle, &["stress=starve-master", "share=0.5"]);
+        assert_eq!(
+            idle.inject,
+            [Action::UpdateCpu {
+                container: "l-m".into(),
+                millicpus: Some(500)
+            }]
+        );
+        assert_eq!(idle.heal, p.heal);
+        let quiet = aim_plan(ScenarioName::Idle, &[]);
+        assert_eq!(quiet.inject, [wait(Duration::ZERO)]);
+        assert!(!quiet.expect_switch);
+    }
+
+    #[test]
+    fn the_default_set_is_the_scenarios_that_pass_on_the_shipped_labs() {
+        assert_eq!(default_set(), ScenarioName::ALL[..8]);
     }
 
     #[test]
