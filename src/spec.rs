@@ -3,6 +3,7 @@
 //! `verdict::judge(&timeline, &spec)` gives the same verdict today and when
 //! the run is re-judged months later.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,9 @@ pub struct RunSpec {
     /// Every node's VIP ownership was watched: a node without a sample makes
     /// the run invalid.
     pub watched_vip: bool,
+    /// The lab settings of a sweep's grid point (`halab sweep --set`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub point: BTreeMap<String, String>,
 }
 
 impl RunSpec {
@@ -88,6 +92,7 @@ impl RunSpec {
             master: lab.master().name.clone(),
             backups: lab.backups().iter().map(|n| n.name.clone()).collect(),
             watched_vip: true,
+            point: BTreeMap::new(),
         }
     }
 

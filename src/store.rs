@@ -415,6 +415,7 @@ mod v1 {
                 master: p.master.clone(),
                 backups: p.backups.clone(),
                 watched_vip: true,
+                point: Default::default(),
             };
             let preempting = spec(true);
             let recovery = |s: &RunSpec| judge(&self.timeline, s).metrics.recovery;

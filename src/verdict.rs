@@ -687,6 +687,7 @@ mod tests {
             master: M.into(),
             backups: vec![B.into()],
             watched_vip: false,
+            point: Default::default(),
         }
     }
 
