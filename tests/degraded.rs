@@ -182,3 +182,59 @@ fn a_starved_master_on_one_second_adverts_does_not_flap() {
     ]);
     assert_eq!(cpu, "-1");
 }
+
+#[test]
+fn a_two_by_two_sweep_stores_four_points_and_draws_a_curve_per_metric() {
+    if !engine_or_skip("degraded::sweep") {
+        return;
+    }
+    // Its copies are named swp-sw-p1…p4 and removed by the sweep; the
+    // base name is only cleaned up by the drop.
+    let mut lab = Lab::from_file("swp-sw", "10.153.0.0/16", fast_lab_file());
+    // The copies take the ports after it: 8351–8354.
+    lab.port = 8350;
+    let out = lab.halab(
+        &["sweep", "stop-master"],
+        &[
+            "--set",
+            "vrrp.advert_int=20ms,50ms",
+            "--set",
+            "proxy.timeouts.connect=20ms,100ms",
+            "--runs",
+            "1",
+        ],
+    );
+    assert!(out.code < 2, "{}", out.all());
+    let stored: Vec<RunRecord> = out
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("stored "))
+        .map(|p| read_record(&lab.dir.path().join(p.trim())).unwrap())
+        .collect();
+    assert_eq!(stored.len(), 4, "{}", out.all());
+    let mut points: Vec<String> = stored
+        .iter()
+        .map(|r| format!("{:?}", r.spec.point))
+        .collect();
+    points.dedup();
+    assert_eq!(points.len(), 4, "{points:?}");
+    assert!(out.stdout.contains("failover curves"), "{}", out.stdout);
+    for p in 1..=4 {
+        assert!(
+            common::labelled_containers(&format!("swp-sw-p{p}")).is_empty(),
+            "copy {p} left behind"
+        );
+    }
+    let html = common::run_in(
+        lab.dir.path(),
+        &["report", "--all", "--format", "html", "--no-fail"],
+    );
+    assert_eq!(html.code, 0, "{}", html.all());
+    for metric in ["switch", "failed + late", "worst answer"] {
+        let n = html
+            .stdout
+            .matches(&format!("class=\"curve\" data-metric=\"{metric}\""))
+            .count();
+        assert_eq!(n, 2, "{metric}");
+    }
+}
