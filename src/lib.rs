@@ -5,6 +5,8 @@
 //! `verdict` (budgets judged) → `store` (runs on disk) → `report`. What a
 //! scenario does and expects is one entry of the `scenario` catalogue; a run's
 //! whole setting (plan, budgets, probe) is its `spec`, stored with it.
+//! `lifecycle` (up, down, status, logs) and `chaos` read the nodes through
+//! `observe`; `ui` draws the progress lines.
 
 pub mod app;
 pub mod chaos;
@@ -14,6 +16,7 @@ pub mod engine;
 pub mod image;
 pub mod lab;
 pub mod lifecycle;
+pub mod observe;
 pub mod probe;
 pub mod render;
 pub mod report;
@@ -24,5 +27,6 @@ pub mod store;
 pub mod suggest;
 pub mod sweep;
 pub mod timeline;
+pub mod ui;
 pub mod userconf;
 pub mod verdict;
