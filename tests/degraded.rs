@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{engine_or_skip, Lab, Out};
-use halab::store::{read_record, RunRecord};
+use halab::store::RunRecord;
 use halab::verdict::{self, Status};
 
 const MASTER: &str = "nginx_master";
@@ -76,12 +76,9 @@ fn wait_steady(lab: &Lab, within: Duration) {
 fn chaos(lab: &Lab, scenario: &str, set: &str) -> (Out, RunRecord) {
     wait_steady(lab, Duration::from_secs(30));
     let out = lab.halab(&["chaos", scenario], &["--set", set]);
-    let stored = out
-        .stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("stored "))
-        .unwrap_or_else(|| panic!("`{scenario}` stored no run:\n{}", out.all()));
-    let record = read_record(&lab.dir.path().join(stored.trim())).unwrap();
+    let Some(record) = common::stored_runs(lab.dir.path(), &out).pop() else {
+        panic!("`{scenario}` stored no run:\n{}", out.all());
+    };
     eprintln!("{}", out.stdout);
     assert_left_nothing(lab);
     (out, record)
@@ -205,12 +202,7 @@ fn a_two_by_two_sweep_stores_four_points_and_draws_a_curve_per_metric() {
         ],
     );
     assert!(out.code < 2, "{}", out.all());
-    let stored: Vec<RunRecord> = out
-        .stderr
-        .lines()
-        .filter_map(|l| l.strip_prefix("stored "))
-        .map(|p| read_record(&lab.dir.path().join(p.trim())).unwrap())
-        .collect();
+    let stored = common::stored_runs(lab.dir.path(), &out);
     assert_eq!(stored.len(), 4, "{}", out.all());
     let mut points: Vec<String> = stored
         .iter()
