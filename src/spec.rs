@@ -12,7 +12,7 @@ use crate::lab::{Budget, Lab, ScenarioName};
 use crate::scenario::{Params, Plan};
 
 /// What the command line changes in a run (`--budget`, `--interval`,
-/// `--no-heal`, `--set`).
+/// `--no-heal`, `--strict`, `--set`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choices {
     /// Replaces the switch budget.
@@ -23,6 +23,8 @@ pub struct Choices {
     pub heal: bool,
     /// The scenario's options (`None`: their defaults).
     pub params: Option<Params>,
+    /// Warnings fail the run (also when the lab file says `strict: true`).
+    pub strict: bool,
 }
 
 impl Default for Choices {
@@ -32,6 +34,7 @@ impl Default for Choices {
             interval: None,
             heal: true,
             params: None,
+            strict: false,
         }
     }
 }
@@ -63,6 +66,10 @@ pub struct RunSpec {
     /// The lab settings of a sweep's grid point (`halab sweep --set`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub point: BTreeMap<String, String>,
+    /// Warnings (findings no budget judges) fail the run. Stored, so that a
+    /// re-judged run is as strict as it was.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 impl RunSpec {
@@ -93,6 +100,7 @@ impl RunSpec {
             backups: lab.backups().iter().map(|n| n.name.clone()).collect(),
             watched_vip: true,
             point: BTreeMap::new(),
+            strict: choices.strict || lab.spec().strict,
         }
     }
 
@@ -133,6 +141,7 @@ mod tests {
                 interval: Some(Duration::from_millis(50)),
                 heal: false,
                 params: None,
+                strict: false,
             },
         );
         assert_eq!(chosen.budget.switch_within, Some(Duration::from_secs(3)));
@@ -150,6 +159,32 @@ mod tests {
         assert!(!chosen.heal && plain.heal);
         assert_eq!(chosen.plan, plain.plan);
         assert_eq!(chosen.nodes(), ["nginx_master", "nginx_slave"]);
+    }
+
+    #[test]
+    fn strict_comes_from_the_flag_or_the_lab_file() {
+        let lab = seed();
+        let lenient = RunSpec::new(&lab, ScenarioName::PartitionMaster, &Choices::default());
+        assert!(!lenient.strict);
+        let flag = Choices {
+            strict: true,
+            ..Choices::default()
+        };
+        assert!(RunSpec::new(&lab, ScenarioName::PartitionMaster, &flag).strict);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/nginx-keepalived.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let strict_lab = Lab::from_yaml(&format!("strict: true\n{text}"), &path).unwrap();
+        assert!(strict_lab.spec().strict);
+        let spec = RunSpec::new(
+            &strict_lab,
+            ScenarioName::PartitionMaster,
+            &Choices::default(),
+        );
+        assert!(spec.strict);
+        // Stored runs made before `strict` existed read as lenient.
+        let mut json = serde_json::to_value(&lenient).unwrap();
+        json.as_object_mut().unwrap().remove("strict");
+        assert_eq!(serde_json::from_value::<RunSpec>(json).unwrap(), lenient);
     }
 
     #[test]
