@@ -285,6 +285,12 @@ impl Verdict {
     }
 }
 
+/// keepalived state changes at or after the fault (each node's first
+/// state is the baseline, not a transition).
+pub fn transitions(m: &Metrics) -> usize {
+    m.vrrp.iter().filter(|c| c.offset >= 0).count()
+}
+
 /// Judge a run from its timeline.
 pub fn judge(timeline: &Timeline, spec: &RunSpec) -> Verdict {
     let m = measure(timeline, spec);
@@ -341,6 +347,18 @@ pub fn judge(timeline: &Timeline, spec: &RunSpec) -> Verdict {
             "{} request{} failed before the fault",
             m.failed_before_fault,
             plural(m.failed_before_fault as u64)
+        ));
+    }
+
+    if spec.scenario() == crate::lab::ScenarioName::Idle {
+        // The cost side of fast timers: what a quiet (or stressed) lab did
+        // on its own.
+        notes.push(format!(
+            "{} VRRP transition{} and {} dual-owner window{} while watching",
+            transitions(&m),
+            plural(transitions(&m) as u64),
+            m.dual_owner.len(),
+            plural(m.dual_owner.len() as u64)
         ));
     }
 
@@ -625,8 +643,9 @@ fn checks(m: &Metrics, spec: &RunSpec, notes: &mut Vec<String>) -> Vec<Check> {
             passed: !seen,
             detail: match (&m.switch_node, m.switch) {
                 (Some(n), Some(s)) => format!(
-                    "control failed: {n}'s page was served {} after the fault, but stopping a backup must not move the VIP",
-                    fmt_offset(s as i64)
+                    "control failed: {n}'s page was served {} after the fault, but `{}` must not move the VIP",
+                    fmt_offset(s as i64),
+                    spec.scenario()
                 ),
                 _ => format!("{} kept serving, as it should", spec.master),
             },
@@ -904,6 +923,7 @@ mod tests {
             master: M.into(),
             backups: vec![B.into()],
             watched_vip: false,
+            point: Default::default(),
             strict: false,
         }
     }

@@ -13,8 +13,9 @@ use async_trait::async_trait;
 use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerSummaryStateEnum, EndpointIpamConfig, EndpointSettings,
-    HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig, PortBinding,
+    ContainerCreateBody, ContainerSummaryStateEnum, ContainerUpdateBody, EndpointIpamConfig,
+    EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig,
+    PortBinding,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -538,6 +539,30 @@ impl Engine for DockerEngine {
             .unpause_container(name)
             .await
             .map_err(|e| EngineError::Unpause {
+                container: name.to_string(),
+                source: failure(e),
+            })
+    }
+
+    async fn update_cpu(&self, name: &str, millicpus: Option<u32>) -> Result<(), EngineError> {
+        // Quota and period, not NanoCpus: the engine refuses to lift a
+        // NanoCpus cap (`--cpus 0` leaves it, and a quota then conflicts),
+        // while a quota of -1 is cgroup v1's "no cap" (measured, Docker 20.10).
+        const PERIOD_US: i64 = 100_000;
+        let quota = match millicpus {
+            // The kernel's smallest quota is 1 ms.
+            Some(m) => (i64::from(m) * PERIOD_US / 1000).max(1000),
+            None => -1,
+        };
+        let body = ContainerUpdateBody {
+            cpu_period: Some(PERIOD_US),
+            cpu_quota: Some(quota),
+            ..Default::default()
+        };
+        self.docker
+            .update_container(name, body)
+            .await
+            .map_err(|e| EngineError::UpdateCpu {
                 container: name.to_string(),
                 source: failure(e),
             })

@@ -41,6 +41,8 @@ pub struct FakeContainer {
     pub id: String,
     pub spec: ContainerSpec,
     pub state: ContainerState,
+    /// The CPU cap `update_cpu` set (`None`: none).
+    pub millicpus: Option<u32>,
 }
 
 #[derive(Default)]
@@ -433,6 +435,7 @@ impl Engine for FakeEngine {
                 id: id.clone(),
                 spec: spec.clone(),
                 state: ContainerState::Created,
+                millicpus: None,
             },
         );
         Ok(id)
@@ -494,6 +497,25 @@ impl Engine for FakeEngine {
         self.call(format!("unpause {name}")).await.map_err(err)?;
         self.set(name, &[ContainerState::Paused], ContainerState::Running)
             .map_err(err)
+    }
+
+    async fn update_cpu(&self, name: &str, millicpus: Option<u32>) -> Result<(), EngineError> {
+        let err = |source| EngineError::UpdateCpu {
+            container: name.to_string(),
+            source,
+        };
+        let shown = millicpus.map_or("none".to_string(), |m| m.to_string());
+        self.call(format!("update_cpu {name} {shown}"))
+            .await
+            .map_err(err)?;
+        let mut s = self.state.lock().unwrap();
+        match s.containers.get_mut(name) {
+            Some(c) => {
+                c.millicpus = millicpus;
+                Ok(())
+            }
+            None => Err(err(not_found(name))),
+        }
     }
 
     async fn remove(&self, name: &str, force: bool) -> Result<(), EngineError> {

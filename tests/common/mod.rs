@@ -10,6 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// The runs a `halab` command says it stored (`stored PATH` on stderr,
+/// relative to `dir`), read back.
+pub fn stored_runs(dir: &Path, out: &Out) -> Vec<halab::store::RunRecord> {
+    out.stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("stored "))
+        .map(|p| halab::store::read_record(&dir.join(p.trim())).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
 /// The binary under test.
 pub fn halab_bin() -> &'static str {
     env!("CARGO_BIN_EXE_halab")
