@@ -248,10 +248,7 @@ mod tests {
         e.exec_line("a", &wrong);
         // Unstamped: at its arrival.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        e.exec_line(
-            "a",
-            &format!("2: eth0    inet {VIP}/32 scope global eth0"),
-        );
+        e.exec_line("a", &format!("2: eth0    inet {VIP}/32 scope global eth0"));
         tokio::time::sleep(Duration::from_millis(10)).await;
         task.abort();
         let mut events = Vec::new();
@@ -259,9 +256,10 @@ mod tests {
             events.push(ev);
         }
         let vip = |holds: bool| {
-            at_of(&events, move |k| {
-                matches!(k, EventKind::Vip { holds: h, .. } if *h == holds)
-            })
+            at_of(
+                &events,
+                move |k| matches!(k, EventKind::Vip { holds: h, .. } if *h == holds),
+            )
         };
         // The snapshot (empty) said "not held" at attach; then the changes.
         // The stamp has µs, the run's origin ns: 1 µs of rounding.

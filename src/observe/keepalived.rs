@@ -239,7 +239,8 @@ mod tests {
     #[test]
     fn the_engine_s_stamp_is_read_to_the_nanosecond() {
         // `docker logs -t` of a seed node as it took over.
-        let line = "2026-11-27T10:32:50.603316002Z Fri Nov 27 10:32:50 2026: (VI_1) Entering MASTER STATE";
+        let line =
+            "2026-11-27T10:32:50.603316002Z Fri Nov 27 10:32:50 2026: (VI_1) Entering MASTER STATE";
         let at = humantime::parse_rfc3339("2026-11-27T10:32:50.603316002Z").unwrap();
         assert_eq!(
             engine_stamp(line),

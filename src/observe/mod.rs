@@ -23,9 +23,7 @@ use crate::lab::Lab;
 use crate::timeline::VrrpState;
 
 pub use addr::{lists_vip, vip_change, vip_change_at, AddrLine};
-pub use keepalived::{
-    engine_stamp, last_state, telling, vrrp_state, vrrp_state_at, LogLine, Said,
-};
+pub use keepalived::{engine_stamp, last_state, telling, vrrp_state, vrrp_state_at, LogLine, Said};
 pub use port::{fetch, url, ProxyAnswer};
 
 /// How much of a node's log is read for its keepalived state.
