@@ -403,14 +403,11 @@ pub fn measure(timeline: &Timeline, spec: &RunSpec) -> Metrics {
                 // stamped by the engine as it passes through (a few ms
                 // late, docs/benchmarks.md), the VIP by the kernel lane
                 // (sub-ms): the takeover came no later than that VIP.
-                let gained = timeline
-                    .events
-                    .iter()
-                    .filter(|v| v.at >= f && v.at <= e.at)
-                    .filter(
-                        |v| matches!(&v.kind, EventKind::Vip { node: n, holds: true } if n == node),
-                    )
-                    .last();
+                let gained = timeline.events.iter().rfind(|v| {
+                    v.at >= f
+                        && v.at <= e.at
+                        && matches!(&v.kind, EventKind::Vip { node: n, holds: true } if n == node)
+                });
                 if let Some(v) = gained {
                     m.vrrp_takeover = Some(v.at as i64 - f as i64);
                 }
