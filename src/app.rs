@@ -72,7 +72,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Render { lab, out, force } => render_cmd(&lab, out.as_deref(), force),
         Command::Validate { lab } => block_on(validate_cmd(&lab)),
         Command::Report(args) => report_cmd(&args),
-        Command::Up { lab, timeout } => block_on(up_cmd(&lab, timeout, quiet)),
+        Command::Up {
+            lab,
+            timeout,
+            no_wait,
+        } => block_on(up_cmd(&lab, timeout, !no_wait, quiet)),
         Command::Down { lab, images } => block_on(down_cmd(&lab, images)),
         Command::Status { lab, json } => block_on(status_cmd(&lab, json)),
         Command::Logs { node, lab, follow } => block_on(logs_cmd(&lab, node.as_deref(), follow)),
@@ -192,7 +196,7 @@ async fn image_build_cmd(args: &LabArgs, force: bool, quiet: bool) -> Result<Out
     Ok(Outcome::Success)
 }
 
-async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcome> {
+async fn up_cmd(args: &LabArgs, timeout: Duration, wait: bool, quiet: bool) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
     // The rendered files stay on disk too: they are a working compose project.
@@ -200,7 +204,11 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool) -> Result<Outcom
     // it without the marker.
     render::write(&rendered, &default_out(&lab), true)?;
     let engine = connect().await?;
-    let opts = lifecycle::UpOptions { timeout, quiet };
+    let opts = lifecycle::UpOptions {
+        timeout,
+        wait,
+        quiet,
+    };
     let report = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts).await?;
     if report.already_up {
         println!("lab `{}` is already up: {}", report.lab, report.url);
@@ -272,7 +280,13 @@ async fn status_cmd(args: &LabArgs, json: bool) -> Result<Outcome> {
     } else {
         println!("{}", lifecycle::status_table(&status));
     }
-    Ok(Outcome::Success)
+    // A lab that is not steady is a finding, not a harness failure: the
+    // lab is broken and halab said so.
+    if status.steadiness.is_steady() {
+        Ok(Outcome::Success)
+    } else {
+        Ok(Outcome::BudgetMissed)
+    }
 }
 
 async fn logs_cmd(args: &LabArgs, node: Option<&str>, follow: bool) -> Result<Outcome> {
@@ -331,7 +345,7 @@ async fn test_cmd(
     quiet: bool,
 ) -> Result<Outcome> {
     if up {
-        let outcome = up_cmd(args, Duration::from_secs(60), quiet).await?;
+        let outcome = up_cmd(args, Duration::from_secs(60), true, quiet).await?;
         if outcome != Outcome::Success {
             return Ok(outcome);
         }
@@ -343,6 +357,8 @@ fn judged_outcome(record: &RunRecord) -> Outcome {
     match record.verdict.status {
         Status::Pass => Outcome::Success,
         Status::Fail => Outcome::BudgetMissed,
+        // The lab is broken: halab did its job and says so.
+        Status::InvalidBaseline => Outcome::BudgetMissed,
         Status::Invalid | Status::Aborted => Outcome::NotJudged,
     }
 }
@@ -441,6 +457,11 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
     };
     if args.rejudge {
         rejudge(&mut runs);
+    }
+    if args.strict {
+        for run in &mut runs {
+            run.verdict = run.verdict.clone().strict();
+        }
     }
     let text = report::render(args.format, &runs)?;
     emit(args, &text)?;

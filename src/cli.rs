@@ -57,6 +57,10 @@ pub enum Command {
         /// the port answers with its page).
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         timeout: Duration,
+        /// Start the lab and return at once, steady or not: to inspect a lab
+        /// that never becomes steady (`halab status` says why).
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Remove the lab's containers and network (selected by label only).
     Down {
@@ -157,6 +161,7 @@ impl RunArgs {
             switch_within: self.budget,
             interval: self.interval,
             heal: !self.no_heal,
+            strict: self.strict,
         }
     }
 }
@@ -183,6 +188,11 @@ pub struct RunArgs {
     /// Leave the fault in place at the end (default: heal and watch recovery).
     #[arg(long)]
     pub no_heal: bool,
+    /// Fail a run on any warning (a finding no budget judges, e.g. a split
+    /// brain on partition-master), for CI. Stored with the run. Also set by
+    /// `strict: true` in the lab file.
+    #[arg(long)]
+    pub strict: bool,
     /// Where runs are stored.
     #[arg(long, value_name = "DIR", default_value = ".halab/runs")]
     pub runs_dir: PathBuf,
@@ -206,6 +216,10 @@ pub struct ReportArgs {
     /// Exit 0 even when a reported run missed a budget.
     #[arg(long)]
     pub no_fail: bool,
+    /// Report every run with a warning as failed (as if it had run with
+    /// `--strict`), and exit 1 for it.
+    #[arg(long)]
+    pub strict: bool,
     /// Judge the runs again from their stored timeline and spec, report the
     /// new verdicts, and say where a stored verdict differs.
     #[arg(long, conflicts_with = "compare")]
@@ -240,6 +254,30 @@ mod tests {
     }
 
     #[test]
+    fn strict_is_a_flag_of_chaos_test_and_report() {
+        let cli = Cli::try_parse_from(["halab", "chaos", "partition-master", "--strict"]).unwrap();
+        let Command::Chaos { run, .. } = cli.command else {
+            panic!("not chaos")
+        };
+        assert!(run.choices().strict);
+        let cli = Cli::try_parse_from(["halab", "test", "--strict"]).unwrap();
+        let Command::Test { run, .. } = cli.command else {
+            panic!("not test")
+        };
+        assert!(run.choices().strict);
+        let cli = Cli::try_parse_from(["halab", "report", "--strict"]).unwrap();
+        let Command::Report(args) = cli.command else {
+            panic!("not report")
+        };
+        assert!(args.strict);
+        let cli = Cli::try_parse_from(["halab", "chaos", "stop-master"]).unwrap();
+        let Command::Chaos { run, .. } = cli.command else {
+            panic!("not chaos")
+        };
+        assert!(!run.choices().strict);
+    }
+
+    #[test]
     fn overrides_come_from_flags() {
         let cli = Cli::try_parse_from([
             "halab",
@@ -252,7 +290,7 @@ mod tests {
             "172.29.0.0/16",
         ])
         .unwrap();
-        let Command::Up { lab, timeout } = cli.command else {
+        let Command::Up { lab, timeout, .. } = cli.command else {
             panic!("not up")
         };
         let o = lab.overrides();

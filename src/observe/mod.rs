@@ -8,8 +8,10 @@
 //! watchers) both read nodes through here.
 
 mod addr;
+mod dump;
 mod keepalived;
 mod port;
+mod steady;
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -23,8 +25,14 @@ use crate::lab::Lab;
 use crate::timeline::VrrpState;
 
 pub use addr::{lists_vip, vip_change, vip_change_at, AddrLine};
-pub use keepalived::{engine_stamp, last_state, telling, vrrp_state, vrrp_state_at, LogLine, Said};
+pub use dump::{InstanceData, InstanceStats};
+pub use keepalived::{
+    engine_stamp, last_state, meaning, telling, vrrp_state, vrrp_state_at, LogLine, Said,
+};
 pub use port::{fetch, url, ProxyAnswer};
+#[cfg(test)]
+pub(crate) use steady::look_output;
+pub use steady::{assess, look_node, steadiness, Condition, Health, NodeLook, Steadiness};
 
 /// How much of a node's log is read for its keepalived state.
 const LOG_TAIL: usize = 500;
