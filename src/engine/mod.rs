@@ -362,6 +362,16 @@ pub trait Engine: Send + Sync {
         tail: Option<usize>,
         follow: bool,
     ) -> Result<LineStream, EngineError>;
+    /// [`Engine::logs`] with each line prefixed by the engine's time of its
+    /// write and a space, as `docker logs -t` prints it
+    /// (`2026-11-27T10:32:50.603316002Z text`): the line's own time,
+    /// whenever it is read.
+    async fn logs_stamped(
+        &self,
+        name: &str,
+        tail: Option<usize>,
+        follow: bool,
+    ) -> Result<LineStream, EngineError>;
 
     /// The image named `tag`, or `None` when the engine does not have it.
     async fn image(&self, tag: &str) -> Result<Option<ImageInfo>, EngineError>;
