@@ -3,6 +3,9 @@
 //! The rendered folder is the whole lab: the build context of its one image
 //! (every node and the proxy run it) and a docker-compose project. Output is
 //! a pure function of the lab and the templates: same input, same bytes.
+//!
+//! Long because rendering and its all-or-nothing write (staging folder, swap,
+//! refusals) share the same list of files; each part is a few functions.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
