@@ -57,6 +57,44 @@ pub enum Command {
         /// the port answers with its page).
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         timeout: Duration,
+        /// Start even when `halab lint` finds errors in the lab's configs.
+        #[arg(long)]
+        no_lint: bool,
+    },
+    /// Check the lab's configs (the user's own or the rendered ones) for
+    /// what fails at run time, each with file:line and the fix; where the
+    /// base image exists, also keepalived -t, haproxy -c and nginx -t inside
+    /// the lab image. Exit 1 with errors, 0 without (warnings are shown).
+    Lint {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[arg(long, value_enum, default_value_t = LintFormat::Table)]
+        format: LintFormat,
+    },
+    /// Make a lab file from a docker-compose project with keepalived nodes
+    /// and an HAProxy proxy; the lab runs the project's own files. Prints
+    /// the lint findings; `--fix` writes corrected copies (never the
+    /// originals) and a lab that uses them. Exit 1 while errors remain.
+    Import {
+        /// The project's folder or its compose file.
+        #[arg(value_name = "DIR|COMPOSE_FILE")]
+        source: PathBuf,
+        /// The lab file to write [default: labs/<name>.yaml].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Write corrected copies (`*.halab.conf`, `*.halab.cfg`) and a lab
+        /// that uses them; every change is listed with its reason.
+        #[arg(long)]
+        fix: bool,
+        /// Where the corrected copies go [default: beside the originals].
+        #[arg(long, value_name = "DIR", requires = "fix")]
+        fix_dir: Option<PathBuf>,
+        /// The VRRP instance to judge, when the keepalived.conf has several.
+        #[arg(long, value_name = "NAME")]
+        instance: Option<String>,
+        /// The lab's name [default: from the project's folder].
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Remove the lab's containers and network (selected by label only).
     Down {
@@ -128,6 +166,15 @@ pub enum ImageCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// How `halab lint` prints its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintFormat {
+    /// One block per finding, then the daemons' checks.
+    Table,
+    /// Findings and daemon checks as JSON.
+    Json,
 }
 
 /// Which lab, and what to change in it for this invocation.
@@ -252,7 +299,7 @@ mod tests {
             "172.29.0.0/16",
         ])
         .unwrap();
-        let Command::Up { lab, timeout } = cli.command else {
+        let Command::Up { lab, timeout, .. } = cli.command else {
             panic!("not up")
         };
         let o = lab.overrides();
