@@ -72,7 +72,7 @@ pub enum LabError {
     UserFile {
         path: PathBuf,
         #[source]
-        source: user::UserFileError,
+        source: Box<user::UserFileError>,
     },
     #[error("{}", invalid_message(.path, .problems))]
     Invalid {
@@ -215,7 +215,7 @@ impl Lab {
             .filter(|(old, new)| old != new);
         let user = user::read(&mut spec, source, shift).map_err(|e| LabError::UserFile {
             path: source.to_path_buf(),
-            source: e,
+            source: Box::new(e),
         })?;
         let mut problems = validate::validate(&spec);
         if !problems.is_empty() {

@@ -123,7 +123,9 @@ pub fn read(
             let mut file = load(&rel)?;
             let conf = keepalived::parse(&file.text, &file.path)?;
             refuse_includes(&conf, &file)?;
-            let inst = conf.instance(node.instance.as_deref())?;
+            let inst = conf
+                .instance(node.instance.as_deref())
+                .map_err(|e| instance_error(e, &conf, &node.name))?;
             let read = Vrrp::of(&conf, inst)?;
             node.state = read.state;
             node.priority = read.priority;
@@ -312,6 +314,40 @@ impl Vrrp {
             check,
         })
     }
+}
+
+/// The reader's words are for `import --instance`; in a lab file the
+/// choice is the node's `instance:`.
+fn instance_error(e: ConfError, conf: &KeepalivedConf, node: &str) -> UserFileError {
+    let ConfError::InstanceChoice {
+        wanted, available, ..
+    } = &e
+    else {
+        return e.into();
+    };
+    let at = conf
+        .instances
+        .first()
+        .map(|i| i.at.clone())
+        .unwrap_or_default();
+    let list = available
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let what = match wanted {
+        None => format!(
+            "{} vrrp_instances ({list}); halab judges one",
+            available.len()
+        ),
+        Some(w) => format!("no vrrp_instance `{w}`; there are {list}"),
+    };
+    let first = available.first().map(String::as_str).unwrap_or("VI_1");
+    unsupported(
+        at,
+        what,
+        format!("name the one to judge on node `{node}`: `instance: {first}`"),
+    )
 }
 
 /// One file goes into the image: an `include` would name files that are
@@ -536,6 +572,90 @@ mod tests {
         let again = keepalived::parse(&out, Path::new("k.conf")).unwrap();
         assert!(again.virtual_servers.is_empty());
         assert_eq!(again.instances.len(), 1);
+    }
+
+    const MASTER: &str = "vrrp_script chk {\n    script \"/etc/keepalived/check.sh\"\n    interval 3\n    fall 2\n}\nvrrp_instance VI_1 {\n    state MASTER\n    interface eth0\n    virtual_router_id 33\n    priority 200\n    advert_int 2\n    unicast_src_ip 172.20.128.2\n    unicast_peer {\n        172.20.128.3\n    }\n    authentication {\n        auth_type PASS\n        auth_pass letmein\n    }\n    virtual_ipaddress {\n        172.20.128.4/24 dev eth0 label eth0:1\n    }\n    track_script {\n        chk\n    }\n}\n";
+
+    /// A lab file in a folder with the user's files; the lab names them.
+    fn lab_with(
+        master: &str,
+        extra_node_lines: &str,
+    ) -> (tempfile::TempDir, Result<crate::lab::Lab, String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("master.conf"), master).unwrap();
+        let backup = MASTER
+            .replace("state MASTER", "state BACKUP")
+            .replace("priority 200", "priority 100")
+            .replace("src_ip 172.20.128.2", "src_ip 172.20.128.X")
+            .replace("        172.20.128.3", "        172.20.128.2")
+            .replace("172.20.128.X", "172.20.128.3");
+        std::fs::write(d.join("backup.conf"), backup).unwrap();
+        std::fs::write(d.join("a.html"), "<title>alpha</title>").unwrap();
+        std::fs::write(d.join("check.sh"), "#!/bin/sh\ntrue\n").unwrap();
+        std::fs::write(d.join("haproxy.cfg"), "defaults\n    timeout connect 300ms\n    retries 7\nfrontend f\n    bind *:7000\n    default_backend b\nbackend b\n    server v 172.20.128.4:80 check inter 500 fall 4\n").unwrap();
+        let yaml = format!(
+            "name: u\nnetwork:\n  subnet: 172.20.0.0/16\nvip: 172.20.128.9/24\nnodes:\n  - name: a\n    ip: 172.20.128.2\n    state: BACKUP\n    priority: 1\n    page: alpha\n    keepalived_conf: master.conf\n    page_file: a.html\n    files:\n      /etc/keepalived/check.sh: check.sh\n{extra_node_lines}  - name: b\n    ip: 172.20.128.3\n    state: BACKUP\n    priority: 1\n    page: beta\n    keepalived_conf: backup.conf\nproxy:\n  haproxy_cfg: haproxy.cfg\n"
+        );
+        let path = d.join("lab.yaml");
+        let lab = crate::lab::Lab::from_yaml(&yaml, &path)
+            .map_err(|e| e.to_string().replace(&d.display().to_string(), "DIR"));
+        (dir, lab)
+    }
+
+    #[test]
+    fn what_the_users_files_say_becomes_the_labs_model() {
+        let (_dir, lab) = lab_with(MASTER, "");
+        let lab = lab.unwrap();
+        let s = lab.spec();
+        assert_eq!(s.vip, "172.20.128.4/24".parse::<Ipv4Net>().unwrap());
+        assert_eq!(lab.master().name, "a");
+        assert_eq!(
+            (s.nodes[0].state, s.nodes[0].priority),
+            (VrrpState::Master, 200)
+        );
+        assert_eq!(
+            (s.nodes[1].state, s.nodes[1].priority),
+            (VrrpState::Backup, 100)
+        );
+        assert_eq!(s.vrrp.virtual_router_id, 33);
+        assert_eq!(s.vrrp.advert_int, Duration::from_secs(2));
+        assert_eq!(s.vrrp.auth_pass.as_deref(), Some("letmein"));
+        assert!(s.vrrp.unicast);
+        assert_eq!(s.health_check.interval, Duration::from_secs(3));
+        assert_eq!(s.health_check.fall, 2);
+        assert_eq!(s.proxy.listen, 7000);
+        assert_eq!(s.proxy.timeouts.connect, Duration::from_millis(300));
+        assert_eq!(s.proxy.retries, 7);
+        let check = s.proxy.check.as_ref().unwrap();
+        assert_eq!(
+            (check.inter, check.rise, check.fall),
+            (Duration::from_millis(500), 2, 4)
+        );
+        let r = crate::render::render(&lab, None).unwrap();
+        assert_eq!(r.files[Path::new("nodes/a/keepalived.conf")], MASTER);
+        assert_eq!(
+            r.files[Path::new("nodes/a/index.html")],
+            "<title>alpha</title>"
+        );
+        let script = Path::new("nodes/a/root/etc/keepalived/check.sh");
+        assert_eq!(r.files[script], "#!/bin/sh\ntrue\n");
+        assert!(crate::render::Rendered::is_executable(script));
+        assert!(r.files[Path::new("haproxy.cfg")].contains("bind *:7000"));
+    }
+
+    #[test]
+    fn a_file_halab_cannot_judge_is_refused_with_its_line_and_the_fix() {
+        let (_d, no_vip) = lab_with(
+            &MASTER.replace("        172.20.128.4/24 dev eth0 label eth0:1\n", ""),
+            "",
+        );
+        insta::assert_snapshot!("no_vip", no_vip.unwrap_err());
+        let two = MASTER.to_string() + &MASTER.replace("VI_1", "VI_2");
+        let (_d, unchosen) = lab_with(&two, "");
+        insta::assert_snapshot!("two_instances", unchosen.unwrap_err());
+        let (_d, chosen) = lab_with(&two, "    instance: VI_2\n");
+        assert!(chosen.is_ok(), "{:?}", chosen.err());
     }
 
     #[test]
