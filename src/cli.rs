@@ -75,27 +75,7 @@ pub enum Command {
     /// and an HAProxy proxy; the lab runs the project's own files. Prints
     /// the lint findings; `--fix` writes corrected copies (never the
     /// originals) and a lab that uses them. Exit 1 while errors remain.
-    Import {
-        /// The project's folder or its compose file.
-        #[arg(value_name = "DIR|COMPOSE_FILE")]
-        source: PathBuf,
-        /// The lab file to write [default: labs/<name>.yaml].
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// Write corrected copies (`*.halab.conf`, `*.halab.cfg`) and a lab
-        /// that uses them; every change is listed with its reason.
-        #[arg(long)]
-        fix: bool,
-        /// Where the corrected copies go [default: beside the originals].
-        #[arg(long, value_name = "DIR", requires = "fix")]
-        fix_dir: Option<PathBuf>,
-        /// The VRRP instance to judge, when the keepalived.conf has several.
-        #[arg(long, value_name = "NAME")]
-        instance: Option<String>,
-        /// The lab's name [default: from the project's folder].
-        #[arg(long)]
-        name: Option<String>,
-    },
+    Import(crate::import::ImportOptions),
     /// Remove the lab's containers and network (selected by label only).
     Down {
         #[command(flatten)]

@@ -19,17 +19,27 @@ use crate::userconf::{haproxy, keepalived, ConfError, Loc};
 /// by a later import.
 pub const WRITTEN_BY: &str = "written by halab import";
 
-/// What `halab import` was asked.
-#[derive(Debug, Clone, Default)]
+/// What `halab import` was asked (its command-line flags).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ImportOptions {
-    /// A project folder or its compose file.
+    /// The project's folder or its compose file.
+    #[arg(value_name = "DIR|COMPOSE_FILE")]
     pub source: PathBuf,
     /// The lab file to write [default: labs/<name>.yaml].
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write corrected copies (`*.halab.conf`, `*.halab.cfg`) and a lab
+    /// that uses them; every change is listed with its reason.
+    #[arg(long)]
     pub fix: bool,
     /// Where the corrected copies go [default: beside the originals].
+    #[arg(long, value_name = "DIR", requires = "fix")]
     pub fix_dir: Option<PathBuf>,
+    /// The VRRP instance to judge, when the keepalived.conf has several.
+    #[arg(long, value_name = "NAME")]
     pub instance: Option<String>,
+    /// The lab's name [default: from the project's folder].
+    #[arg(long)]
     pub name: Option<String>,
 }
 

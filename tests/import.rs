@@ -6,26 +6,9 @@
 
 mod common;
 
-use common::{engine_or_skip, run_in, Lab};
+use common::{engine_or_skip, run_in, seed_project, Lab};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// The seed's project: beside the checkout (`../shared`), else where this
-/// machine keeps it. Under `CI=true` it must be there.
-fn seed_project() -> Option<PathBuf> {
-    let beside = common::repo().join("../shared/seed/nginx_keepalived");
-    let here = PathBuf::from("/work/shared/seed/nginx_keepalived");
-    let found = [beside.clone(), here].into_iter().find(|p| p.is_dir());
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true and the seed's project is not at {}",
-            beside.display()
-        );
-        eprintln!("skipped: the seed's project is not at {}", beside.display());
-    }
-    found
-}
 
 /// Every file under `dir` with its content.
 fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
