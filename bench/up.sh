@@ -7,6 +7,8 @@
 #
 # Usage: bench/up.sh [N] [LAB...]   (default 5, labs/nginx-keepalived.yaml labs/fast-failover.yaml)
 # Env:   HALAB (binary, default target/release/halab, built when absent),
+#        HALAB_BASELINE (another halab binary, e.g. an older build, timed in
+#        the same loop so that both see the same load; its own row),
 #        BENCH_PORT, BENCH_SUBNET (where the copies run), UP_TIMEOUT (s, 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,11 @@ port=${BENCH_PORT:-18321}
 subnet=${BENCH_SUBNET:-10.211.0.0/16}
 limit=${UP_TIMEOUT:-60}
 halab=${HALAB:-target/release/halab}
+baseline=${HALAB_BASELINE:-}
+[ -z "$baseline" ] || [ -x "$baseline" ] || {
+  echo "up.sh: HALAB_BASELINE=$baseline is not an executable" >&2
+  exit 2
+}
 [ -x "$halab" ] || cargo build --quiet --release
 command -v docker-compose >/dev/null || {
   echo "up.sh: docker-compose (1.29, the Python one) is not installed" >&2
@@ -56,6 +63,7 @@ wait_master() {
   done
 }
 
+ratios=()
 printf '| lab | how | runs | median s | spread s |\n| --- | --- | --- | --- | --- |\n'
 for lab in "${labs[@]}"; do
   base=$(basename "$lab" .yaml)
@@ -68,13 +76,21 @@ for lab in "${labs[@]}"; do
   "$halab" up -q "${args[@]}" >/dev/null || die "halab up failed for $lab"
   down
   "$halab" render -q "${args[@]}" --out "$work/$name" >/dev/null || die "halab render failed for $lab"
-  halab_t=() compose_t=()
+  halab_t=() compose_t=() baseline_t=()
   for _ in $(seq "$n"); do
     t0=$(now)
     "$halab" up -q "${args[@]}" >/dev/null || die "halab up failed for $lab"
     wait_master "$page" || die "$lab (halab up): no $page on port $port within ${limit}s"
     halab_t+=("$(since "$t0")")
     down
+
+    if [ -n "$baseline" ]; then
+      t0=$(now)
+      "$baseline" up -q "${args[@]}" >/dev/null || die "baseline up failed for $lab"
+      wait_master "$page" || die "$lab (baseline up): no $page on port $port within ${limit}s"
+      baseline_t+=("$(since "$t0")")
+      down
+    fi
 
     t0=$(now)
     docker-compose -p "$name" -f "$work/$name/docker-compose.yml" up -d >/dev/null 2>&1 ||
@@ -85,12 +101,21 @@ for lab in "${labs[@]}"; do
   done
   # Warm images served the timed runs; the bench leaves none behind.
   "$halab" down -q --images --name "$name" >/dev/null 2>&1 || true
-  for how in halab compose; do
-    if [ $how = halab ]; then
-      times=("${halab_t[@]}") label='`halab up`'
-    else
-      times=("${compose_t[@]}") label='`docker-compose up -d`'
-    fi
+  ratios+=("$(python3 - "$base" "${#halab_t[@]}" "${halab_t[@]}" "${compose_t[@]}" <<'EOF'
+import statistics, sys
+lab, n, *ts = sys.argv[1:]
+h, c = [float(t) for t in ts[: int(n)]], [float(t) for t in ts[int(n) :]]
+print(f"{lab}: halab / docker-compose (medians) = {statistics.median(h) / statistics.median(c):.2f}")
+EOF
+  )")
+  hows=(halab compose)
+  [ -z "$baseline" ] || hows+=(baseline)
+  for how in "${hows[@]}"; do
+    case $how in
+    halab) times=("${halab_t[@]}") label='`halab up`' ;;
+    compose) times=("${compose_t[@]}") label='`docker-compose up -d`' ;;
+    baseline) times=("${baseline_t[@]}") label="\`$(basename "$baseline") up\` (baseline)" ;;
+    esac
     python3 - "$base" "$label" "${times[@]}" <<'EOF'
 import statistics, sys
 lab, how, *ts = sys.argv[1:]
@@ -100,4 +125,5 @@ EOF
   done
 done
 echo
+printf '%s\n' "${ratios[@]}"
 echo "load (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"

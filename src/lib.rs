@@ -5,6 +5,9 @@
 //! `verdict` (budgets judged) → `store` (runs on disk) → `report`. What a
 //! scenario does and expects is one entry of the `scenario` catalogue; a run's
 //! whole setting (plan, budgets, probe) is its `spec`, stored with it.
+//! `lifecycle` (up, down, status, logs) and `chaos` read the nodes through
+//! `observe`; `ui` draws the progress lines. `userconf` reads users' own
+//! configs; `lint` and `import` run its rules on labs and compose projects.
 
 pub mod app;
 pub mod chaos;
@@ -16,6 +19,7 @@ pub mod import;
 pub mod lab;
 pub mod lifecycle;
 pub mod lint;
+pub mod observe;
 pub mod probe;
 pub mod render;
 pub mod report;
@@ -25,5 +29,6 @@ pub mod spec;
 pub mod store;
 pub mod suggest;
 pub mod timeline;
+pub mod ui;
 pub mod userconf;
 pub mod verdict;

@@ -448,7 +448,12 @@ fn checks(m: &Metrics, spec: &RunSpec, notes: &mut Vec<String>) -> Vec<Check> {
     let mut out = Vec::new();
     let observed = m.end_at.saturating_sub(m.fault_at.unwrap_or(0));
 
-    if spec.plan.expect_switch {
+    if spec.plan.expect_switch && spec.plan.switch_optional && m.switch.is_none() {
+        notes.push(format!(
+            "no switch: no backup page was received in the {} observed after the fault (the node repaired itself first)",
+            fmt_micros(observed)
+        ));
+    } else if spec.plan.expect_switch {
         if let Some(budget) = b.switch_within.map(micros) {
             out.push(match m.switch {
                 Some(s) => duration_check("switch_within", "switch took", s, budget),
@@ -765,6 +770,62 @@ mod tests {
             "switch took 102 ms, budget 500 ms: 398 ms to spare"
         );
         assert!(v.reasons.is_empty());
+    }
+
+    #[test]
+    fn a_crash_repaired_before_any_switch_passes_and_says_so() {
+        // kill-keepalived on a slow lab: the restart beats the backup.
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(&mut t, 0, 3_000 * MS, |_| page(M), |_| 2 * MS);
+        let spec = spec_of(ScenarioName::KillKeepalived);
+        assert!(spec.plan.switch_optional && spec.plan.expect_switch);
+        let v = judge(&t.finish(), &spec);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert!(v.check("switch_within").is_none());
+        assert!(
+            v.notes
+                .iter()
+                .any(|n| n.starts_with("no switch: ")
+                    && n.ends_with("(the node repaired itself first)")),
+            "{:?}",
+            v.notes
+        );
+        // The same timeline is a failure where the switch is required.
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(&mut t, 0, 3_000 * MS, |_| page(M), |_| 2 * MS);
+        let v = judge(&t.finish(), &spec_of(ScenarioName::KillMaster));
+        assert_eq!(v.status, Status::Fail);
+    }
+
+    #[test]
+    fn a_crash_repaired_after_a_switch_notes_the_return_instead_of_failing() {
+        // kill-keepalived on a fast lab: the backup serves, then the
+        // restarted master takes the VIP back before the heal.
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(
+            &mut t,
+            0,
+            3_000 * MS,
+            |s| {
+                if (1_100 * MS..1_300 * MS).contains(&s) {
+                    page(B)
+                } else {
+                    page(M)
+                }
+            },
+            |_| 2 * MS,
+        );
+        let v = judge(&t.finish(), &spec_of(ScenarioName::KillKeepalived));
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(v.metrics.switch, Some(102 * MS));
+        assert!(
+            v.notes.iter().any(|n| n.starts_with("flapping")),
+            "{:?}",
+            v.notes
+        );
     }
 
     #[test]

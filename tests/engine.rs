@@ -20,6 +20,7 @@ use halab::image;
 use halab::lab::{Lab, Overrides, DEFAULT_BASE_IMAGE};
 use halab::lifecycle::{self, UpOptions};
 use halab::render::Rendered;
+use halab::timeline::VrrpState;
 
 async fn engine() -> Option<DockerEngine> {
     match DockerEngine::connect().await {
@@ -313,8 +314,8 @@ async fn seed_lab_comes_up_serves_the_master_page_and_goes_down() {
     assert_eq!(s.nodes[0].holds_vip, Some(true));
     assert_eq!(s.nodes[1].holds_vip, Some(false));
     assert_eq!(s.nodes[0].nginx_alive, Some(true));
-    assert_eq!(s.nodes[0].vrrp.as_deref(), Some("MASTER"));
-    assert_eq!(s.nodes[1].vrrp.as_deref(), Some("BACKUP"));
+    assert_eq!(s.nodes[0].vrrp, Some(VrrpState::Master));
+    assert_eq!(s.nodes[1].vrrp, Some(VrrpState::Backup));
     assert_eq!(s.answer.node.as_deref(), Some("nginx_master"));
 
     let mut out = Vec::new();

@@ -15,39 +15,17 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::engine::{ContainerState, Engine, EngineError, RunState};
-use crate::timeline::{Clock, Event, EventKind, VrrpState};
+use crate::observe;
+use crate::timeline::{Clock, Event, EventKind};
 
 /// Longest a watcher process may live inside a node, so one left behind by
 /// a dropped connection ends on its own.
 const WATCH_LIFETIME_S: u32 = 3600;
 const RETRY: Duration = Duration::from_millis(50);
 
-/// What a line of `ip -o monitor address` / `ip -o addr show` says about
-/// `vip`: `Some(true)` added, `Some(false)` deleted, `None` another address.
-pub fn vip_change(line: &str, vip: Ipv4Addr) -> Option<bool> {
-    let needle = format!("inet {vip}/");
-    if !line.contains(&needle) {
-        return None;
-    }
-    Some(!line.trim_start().starts_with("Deleted"))
-}
-
-/// keepalived's state from one of its log lines, e.g.
-/// `(VI_1) Entering MASTER STATE`.
-pub fn vrrp_state(line: &str) -> Option<VrrpState> {
-    let rest = &line[line.find("Entering ")? + "Entering ".len()..];
-    let word = rest.split_whitespace().next()?;
-    if !rest.contains("STATE") {
-        return None;
-    }
-    match word {
-        "MASTER" => Some(VrrpState::Master),
-        "BACKUP" => Some(VrrpState::Backup),
-        "FAULT" => Some(VrrpState::Fault),
-        "INIT" => Some(VrrpState::Init),
-        _ => None,
-    }
-}
+// Node output is read by `observe`, once for the whole crate; these are
+// the names chaos has always used for it.
+pub use crate::observe::{vip_change, vrrp_state};
 
 /// The state of container `name`, `None` when it does not exist.
 pub async fn state(engine: &dyn Engine, name: &str) -> Result<Option<ContainerState>, EngineError> {
@@ -129,25 +107,18 @@ pub async fn watch_vip(
             }
         }
         let lifetime = WATCH_LIFETIME_S.to_string();
-        let monitor = [
-            "timeout",
-            lifetime.as_str(),
-            "ip",
-            "-o",
-            "monitor",
-            "address",
-            "dev",
-            interface.as_str(),
-        ];
+        let mut monitor = vec!["timeout", lifetime.as_str()];
+        monitor.extend(observe::addr_monitor(&interface));
         let Ok(mut lines) = engine.exec_lines(&container, &monitor).await else {
             tokio::time::sleep(RETRY).await;
             continue;
         };
         // Snapshot after attaching, so no change falls between the two.
-        let show = ["ip", "-4", "-o", "addr", "show", "dev", interface.as_str()];
-        if let Ok(out) = engine.exec(&container, &show).await {
-            let now = out.stdout.lines().any(|l| vip_change(l, vip) == Some(true));
-            set(now, &mut holds);
+        if let Ok(out) = engine
+            .exec(&container, &observe::addr_show(&interface))
+            .await
+        {
+            set(observe::lists_vip(&out.stdout, vip), &mut holds);
         }
         while let Some(line) = lines.next().await {
             let Ok(line) = line else { break };
@@ -195,44 +166,5 @@ pub async fn watch_vrrp(
             }
         }
         tokio::time::sleep(RETRY).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const VIP: Ipv4Addr = Ipv4Addr::new(172, 20, 128, 4);
-
-    #[test]
-    fn monitor_lines_say_added_or_deleted() {
-        let added = "42: eth0    inet 172.20.128.4/24 scope global secondary eth0\\       valid_lft forever preferred_lft forever";
-        let deleted = "Deleted 42: eth0    inet 172.20.128.4/24 scope global secondary eth0\\       valid_lft forever";
-        let other = "42: eth0    inet 172.20.128.2/16 brd 172.20.255.255 scope global eth0";
-        let longer = "42: eth0    inet 172.20.128.40/24 scope global eth0";
-        assert_eq!(vip_change(added, VIP), Some(true));
-        assert_eq!(vip_change(deleted, VIP), Some(false));
-        assert_eq!(vip_change(other, VIP), None);
-        assert_eq!(vip_change(longer, VIP), None);
-    }
-
-    #[test]
-    fn keepalived_lines_give_states() {
-        assert_eq!(
-            vrrp_state("Wed Nov 25 13:00:01 2026: (VI_1) Entering MASTER STATE"),
-            Some(VrrpState::Master)
-        );
-        assert_eq!(
-            vrrp_state("(VI_1) Entering BACKUP STATE (init)"),
-            Some(VrrpState::Backup)
-        );
-        assert_eq!(
-            vrrp_state("(VI_1) Entering FAULT STATE"),
-            Some(VrrpState::Fault)
-        );
-        assert_eq!(
-            vrrp_state("(VI_1) received lower priority (100) advert"),
-            None
-        );
     }
 }

@@ -146,6 +146,9 @@ pub(crate) fn switch_cell(run: &RunRecord) -> String {
             Some(s) => format!("moved {}", fmt_offset(s as i64)),
         };
     }
+    if run.spec.plan.switch_optional && m.switch.is_none() {
+        return "none (optional)".into();
+    }
     let value = m.switch.map_or("never".into(), fmt_micros);
     with_budget(value, run.spec.budget.switch_within)
 }

@@ -1,0 +1,144 @@
+//! `status`: every member of the lab as the engine and its nodes say, and
+//! what the port answers; as data (`--json`) or a terminal table.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+use super::LifecycleError;
+use crate::engine::{lab_selector, ContainerState, Engine};
+use crate::lab::Lab;
+use crate::observe::{self, NodeStatus, ProxyAnswer};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProxyStatus {
+    pub name: String,
+    pub container: String,
+    pub state: Option<ContainerState>,
+    pub ip: Option<Ipv4Addr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabStatus {
+    pub lab: String,
+    pub network: String,
+    pub subnet: Ipv4Net,
+    pub vip: Ipv4Net,
+    pub nodes: Vec<NodeStatus>,
+    pub proxy: ProxyStatus,
+    pub url: String,
+    pub answer: ProxyAnswer,
+}
+
+/// What each member of `lab` is doing now.
+pub async fn status(engine: &dyn Engine, lab: &Lab) -> Result<LabStatus, LifecycleError> {
+    let containers = engine.list_containers(&lab_selector(lab.name())).await?;
+    if containers.is_empty() {
+        return Err(LifecycleError::not_up(lab));
+    }
+    let (nodes, answer) = observe::read_lab(engine, lab, &containers).await;
+    let p = &lab.spec().proxy;
+    let container = lab.container_name(&p.name);
+    let pc = containers.iter().find(|c| c.name == container);
+    Ok(LabStatus {
+        lab: lab.name().to_string(),
+        network: lab.network_name(),
+        subnet: lab.spec().network.subnet,
+        vip: lab.spec().vip,
+        nodes,
+        proxy: ProxyStatus {
+            name: p.name.clone(),
+            container,
+            state: pc.map(|c| c.state),
+            ip: pc.and_then(|c| c.ip),
+        },
+        url: observe::url(p.port),
+        answer,
+    })
+}
+
+/// `status` as a terminal table plus the proxy's answer.
+pub fn status_table(s: &LabStatus) -> String {
+    use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
+    let yes_no = |v: Option<bool>| opt(v.map(|b| if b { "yes" } else { "no" }.to_string()));
+    let state = |v: Option<ContainerState>| v.map_or_else(|| "missing".into(), |x| x.to_string());
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "member",
+        "container",
+        "state",
+        "ip",
+        "vrrp",
+        "VIP",
+        "nginx",
+    ]);
+    for n in &s.nodes {
+        t.add_row(vec![
+            n.name.clone(),
+            n.container.clone(),
+            state(n.state),
+            opt(n.ip.map(|x| x.to_string())),
+            opt(n.vrrp.map(|x| x.to_string())),
+            yes_no(n.holds_vip),
+            yes_no(n.nginx_alive),
+        ]);
+    }
+    t.add_row(vec![
+        s.proxy.name.clone(),
+        s.proxy.container.clone(),
+        state(s.proxy.state),
+        opt(s.proxy.ip.map(|x| x.to_string())),
+        "-".into(),
+        "-".into(),
+        "-".into(),
+    ]);
+    format!(
+        "lab {} on {} ({}), VIP {}\n{t}\n{} → {}\n",
+        s.lab, s.network, s.subnet, s.vip, s.url, s.answer
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::testkit::*;
+    use crate::lifecycle::up;
+
+    #[tokio::test]
+    async fn status_reads_state_vip_nginx_and_the_answer() {
+        let lab = lab_on(free_port());
+        let e = healthy_engine(&lab);
+        assert!(matches!(
+            status(e.as_ref(), &lab).await.unwrap_err(),
+            LifecycleError::NotUp { .. }
+        ));
+        up(e.as_ref(), &lab, &rendered(), &quick()).await.unwrap();
+        e.set_logs(
+            "nginx-keepalived-nginx_master",
+            &[
+                "(VI_1) Entering BACKUP STATE",
+                "(VI_1) Entering MASTER STATE",
+            ],
+        );
+        e.pause("nginx-keepalived-nginx_slave").await.unwrap();
+        let s = status(e.as_ref(), &lab).await.unwrap();
+        let m = &s.nodes[0];
+        assert_eq!(m.vrrp, Some(crate::timeline::VrrpState::Master));
+        assert_eq!(m.holds_vip, Some(true));
+        assert_eq!(m.nginx_alive, Some(true));
+        let b = &s.nodes[1];
+        assert_eq!(b.state, Some(ContainerState::Paused));
+        assert_eq!(b.holds_vip, None);
+        assert_eq!(s.answer.node.as_deref(), Some("nginx_master"));
+        let table = status_table(&s);
+        assert!(
+            table.contains("paused") && table.contains("MASTER"),
+            "{table}"
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["nodes"][1]["state"], "paused");
+    }
+}
