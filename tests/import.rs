@@ -108,6 +108,24 @@ fn the_seeds_project_imported_names_every_defect_and_up_refuses_it() {
     );
     assert!(up.stderr.contains("--no-lint"), "{}", up.all());
 
+    // What halab would run of the unfixed files leaves the LVS block out:
+    // nothing rendered names the seed's outside addresses.
+    let render = run_in(
+        work.path(),
+        &["render", "--lab", "labs/seed.yaml", "--out", "rendered"],
+    );
+    assert_eq!(render.code, 0, "{}", render.all());
+    let rendered = files_under(&work.path().join("rendered"));
+    assert!(rendered.len() >= 8, "{}", render.all());
+    for (path, content) in &rendered {
+        let text = String::from_utf8_lossy(content);
+        assert!(
+            !text.contains("172.16.16."),
+            "{} names 172.16.16.x",
+            path.display()
+        );
+    }
+
     // `--fix` beside read-only originals is refused with where to go instead.
     let fix = run_in(
         work.path(),
@@ -177,6 +195,60 @@ fn the_seeds_project_fixed_comes_up_and_switches_on_stop_master() {
         "{}",
         lint.stdout
     );
+
+    // The unfixed import, linted with the daemons' own checks in the image:
+    // every defect named, and HAProxy itself refuses `nbproc`.
+    let raw = run_in(
+        lab.dir.path(),
+        &[
+            "import",
+            &seed.display().to_string(),
+            "--out",
+            "labs/raw.yaml",
+        ],
+    );
+    assert_eq!(raw.code, 1, "{}", raw.all());
+    let lint = run_in(
+        lab.dir.path(),
+        &[
+            "lint",
+            "--lab",
+            "labs/raw.yaml",
+            "--name",
+            &lab.name,
+            "--subnet",
+            &lab.subnet,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(lint.code, 1, "{}", lint.all());
+    let doc: serde_json::Value = serde_json::from_str(&lint.stdout).unwrap();
+    assert_eq!(doc["errors"], 6, "{}", lint.stdout);
+    let rules: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    for rule in SEED_RULES
+        .iter()
+        .filter(|r| **r != "keepalived-in-background")
+    {
+        assert!(rules.contains(rule), "{rule}: {}", lint.stdout);
+    }
+    let haproxy = doc["daemon_checks"]
+        .as_array()
+        .expect("daemon checks ran")
+        .iter()
+        .find(|c| {
+            c["command"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("haproxy -c"))
+        })
+        .unwrap()
+        .clone();
+    assert_eq!(haproxy["passed"], false, "{}", lint.stdout);
 
     let up = lab.up();
     assert!(
