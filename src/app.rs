@@ -75,8 +75,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Up {
             lab,
             timeout,
+            no_wait,
             no_lint,
-        } => block_on(up_cmd(&lab, timeout, quiet, !no_lint)),
+        } => block_on(up_cmd(&lab, timeout, !no_wait, quiet, !no_lint)),
         Command::Lint { lab, format } => block_on(lint_cmd(&lab, format)),
         Command::Import(opts) => import_cmd(&opts),
         Command::Down { lab, images } => block_on(down_cmd(&lab, images)),
@@ -198,7 +199,13 @@ async fn image_build_cmd(args: &LabArgs, force: bool, quiet: bool) -> Result<Out
     Ok(Outcome::Success)
 }
 
-async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool, lint: bool) -> Result<Outcome> {
+async fn up_cmd(
+    args: &LabArgs,
+    timeout: Duration,
+    wait: bool,
+    quiet: bool,
+    lint: bool,
+) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
     if lint {
@@ -209,7 +216,11 @@ async fn up_cmd(args: &LabArgs, timeout: Duration, quiet: bool, lint: bool) -> R
     // it without the marker.
     render::write(&rendered, &default_out(&lab), true)?;
     let engine = connect().await?;
-    let opts = lifecycle::UpOptions { timeout, quiet };
+    let opts = lifecycle::UpOptions {
+        timeout,
+        wait,
+        quiet,
+    };
     let report = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts).await?;
     if report.already_up {
         println!("lab `{}` is already up: {}", report.lab, report.url);
@@ -413,7 +424,13 @@ async fn status_cmd(args: &LabArgs, json: bool) -> Result<Outcome> {
     } else {
         println!("{}", lifecycle::status_table(&status));
     }
-    Ok(Outcome::Success)
+    // A lab that is not steady is a finding, not a harness failure: the
+    // lab is broken and halab said so.
+    if status.steadiness.is_steady() {
+        Ok(Outcome::Success)
+    } else {
+        Ok(Outcome::BudgetMissed)
+    }
 }
 
 async fn logs_cmd(args: &LabArgs, node: Option<&str>, follow: bool) -> Result<Outcome> {
@@ -472,7 +489,7 @@ async fn test_cmd(
     quiet: bool,
 ) -> Result<Outcome> {
     if up {
-        let outcome = up_cmd(args, Duration::from_secs(60), quiet, true).await?;
+        let outcome = up_cmd(args, Duration::from_secs(60), true, quiet, true).await?;
         if outcome != Outcome::Success {
             return Ok(outcome);
         }
@@ -484,6 +501,8 @@ fn judged_outcome(record: &RunRecord) -> Outcome {
     match record.verdict.status {
         Status::Pass => Outcome::Success,
         Status::Fail => Outcome::BudgetMissed,
+        // The lab is broken: halab did its job and says so.
+        Status::InvalidBaseline => Outcome::BudgetMissed,
         Status::Invalid | Status::Aborted => Outcome::NotJudged,
     }
 }
@@ -582,6 +601,11 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
     };
     if args.rejudge {
         rejudge(&mut runs);
+    }
+    if args.strict {
+        for run in &mut runs {
+            run.verdict = run.verdict.clone().strict();
+        }
     }
     let text = report::render(args.format, &runs)?;
     emit(args, &text)?;

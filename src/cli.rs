@@ -57,6 +57,10 @@ pub enum Command {
         /// the port answers with its page).
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         timeout: Duration,
+        /// Start the lab and return at once, steady or not: to inspect a lab
+        /// that never becomes steady (`halab status` says why).
+        #[arg(long)]
+        no_wait: bool,
         /// Start even when `halab lint` finds errors in the lab's configs.
         #[arg(long)]
         no_lint: bool,
@@ -184,6 +188,7 @@ impl RunArgs {
             switch_within: self.budget,
             interval: self.interval,
             heal: !self.no_heal,
+            strict: self.strict,
         }
     }
 }
@@ -210,6 +215,11 @@ pub struct RunArgs {
     /// Leave the fault in place at the end (default: heal and watch recovery).
     #[arg(long)]
     pub no_heal: bool,
+    /// Fail a run on any warning (a finding no budget judges, e.g. a split
+    /// brain on partition-master), for CI. Stored with the run. Also set by
+    /// `strict: true` in the lab file.
+    #[arg(long)]
+    pub strict: bool,
     /// Where runs are stored.
     #[arg(long, value_name = "DIR", default_value = ".halab/runs")]
     pub runs_dir: PathBuf,
@@ -233,6 +243,10 @@ pub struct ReportArgs {
     /// Exit 0 even when a reported run missed a budget.
     #[arg(long)]
     pub no_fail: bool,
+    /// Report every run with a warning as failed (as if it had run with
+    /// `--strict`), and exit 1 for it.
+    #[arg(long)]
+    pub strict: bool,
     /// Judge the runs again from their stored timeline and spec, report the
     /// new verdicts, and say where a stored verdict differs.
     #[arg(long, conflicts_with = "compare")]
@@ -264,6 +278,30 @@ mod tests {
         let err = Cli::try_parse_from(["halab", "chaos", "stop-mastr"]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("did you mean `stop-master`"), "{text}");
+    }
+
+    #[test]
+    fn strict_is_a_flag_of_chaos_test_and_report() {
+        let cli = Cli::try_parse_from(["halab", "chaos", "partition-master", "--strict"]).unwrap();
+        let Command::Chaos { run, .. } = cli.command else {
+            panic!("not chaos")
+        };
+        assert!(run.choices().strict);
+        let cli = Cli::try_parse_from(["halab", "test", "--strict"]).unwrap();
+        let Command::Test { run, .. } = cli.command else {
+            panic!("not test")
+        };
+        assert!(run.choices().strict);
+        let cli = Cli::try_parse_from(["halab", "report", "--strict"]).unwrap();
+        let Command::Report(args) = cli.command else {
+            panic!("not report")
+        };
+        assert!(args.strict);
+        let cli = Cli::try_parse_from(["halab", "chaos", "stop-master"]).unwrap();
+        let Command::Chaos { run, .. } = cli.command else {
+            panic!("not chaos")
+        };
+        assert!(!run.choices().strict);
     }
 
     #[test]

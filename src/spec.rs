@@ -11,7 +11,7 @@ use crate::lab::{Budget, Lab, ScenarioName};
 use crate::scenario::Plan;
 
 /// What the command line changes in a run (`--budget`, `--interval`,
-/// `--no-heal`).
+/// `--no-heal`, `--strict`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Choices {
     /// Replaces the switch budget.
@@ -20,6 +20,8 @@ pub struct Choices {
     pub interval: Option<Duration>,
     /// Undo the fault at the end of the observation.
     pub heal: bool,
+    /// Warnings fail the run (also when the lab file says `strict: true`).
+    pub strict: bool,
 }
 
 impl Default for Choices {
@@ -28,6 +30,7 @@ impl Default for Choices {
             switch_within: None,
             interval: None,
             heal: true,
+            strict: false,
         }
     }
 }
@@ -56,6 +59,10 @@ pub struct RunSpec {
     /// Every node's VIP ownership was watched: a node without a sample makes
     /// the run invalid.
     pub watched_vip: bool,
+    /// Warnings (findings no budget judges) fail the run. Stored, so that a
+    /// re-judged run is as strict as it was.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 impl RunSpec {
@@ -76,6 +83,7 @@ impl RunSpec {
             master: lab.master().name.clone(),
             backups: lab.backups().iter().map(|n| n.name.clone()).collect(),
             watched_vip: true,
+            strict: choices.strict || lab.spec().strict,
         }
     }
 
@@ -115,6 +123,7 @@ mod tests {
                 switch_within: Some(Duration::from_secs(3)),
                 interval: Some(Duration::from_millis(50)),
                 heal: false,
+                strict: false,
             },
         );
         assert_eq!(chosen.budget.switch_within, Some(Duration::from_secs(3)));
@@ -132,6 +141,32 @@ mod tests {
         assert!(!chosen.heal && plain.heal);
         assert_eq!(chosen.plan, plain.plan);
         assert_eq!(chosen.nodes(), ["nginx_master", "nginx_slave"]);
+    }
+
+    #[test]
+    fn strict_comes_from_the_flag_or_the_lab_file() {
+        let lab = seed();
+        let lenient = RunSpec::new(&lab, ScenarioName::PartitionMaster, &Choices::default());
+        assert!(!lenient.strict);
+        let flag = Choices {
+            strict: true,
+            ..Choices::default()
+        };
+        assert!(RunSpec::new(&lab, ScenarioName::PartitionMaster, &flag).strict);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/nginx-keepalived.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let strict_lab = Lab::from_yaml(&format!("strict: true\n{text}"), &path).unwrap();
+        assert!(strict_lab.spec().strict);
+        let spec = RunSpec::new(
+            &strict_lab,
+            ScenarioName::PartitionMaster,
+            &Choices::default(),
+        );
+        assert!(spec.strict);
+        // Stored runs made before `strict` existed read as lenient.
+        let mut json = serde_json::to_value(&lenient).unwrap();
+        json.as_object_mut().unwrap().remove("strict");
+        assert_eq!(serde_json::from_value::<RunSpec>(json).unwrap(), lenient);
     }
 
     #[test]

@@ -324,6 +324,9 @@ pub fn read_record(path: &Path) -> Result<RunRecord, StoreError> {
     #[derive(Deserialize)]
     struct Header {
         format_version: u32,
+        /// Read loosely: only whether it has `warnings` matters here.
+        #[serde(default)]
+        verdict: Option<serde_json::Value>,
     }
     let parse_error = |e: serde_path_to_error::Error<serde_json::Error>| StoreError::Parse {
         path: path.to_path_buf(),
@@ -340,11 +343,20 @@ pub fn read_record(path: &Path) -> Result<RunRecord, StoreError> {
         });
     }
     let mut de = serde_json::Deserializer::from_str(&text);
-    if header.format_version == 1 {
+    let mut record = if header.format_version == 1 {
         let old: v1::Record = serde_path_to_error::deserialize(&mut de).map_err(parse_error)?;
-        return Ok(old.upgrade());
+        old.upgrade()
+    } else {
+        serde_path_to_error::deserialize(&mut de).map_err(parse_error)?
+    };
+    // A verdict stored before halab had warnings gets those its own
+    // measurements imply, so a re-judged run differs only where its
+    // measurements do.
+    if header.verdict.is_some_and(|v| v.get("warnings").is_none()) {
+        record.verdict.warnings =
+            crate::verdict::warnings(&record.verdict.metrics, &record.timeline, &record.spec);
     }
-    serde_path_to_error::deserialize(&mut de).map_err(parse_error)
+    Ok(record)
 }
 
 /// Records of format version 1: `params` (probe settings, budget, heal,
@@ -415,6 +427,7 @@ mod v1 {
                 master: p.master.clone(),
                 backups: p.backups.clone(),
                 watched_vip: true,
+                strict: false,
             };
             let preempting = spec(true);
             let recovery = |s: &RunSpec| judge(&self.timeline, s).metrics.recovery;
@@ -573,6 +586,34 @@ pub(crate) mod tests {
         assert_eq!(r.spec.nodes(), ["nginx_master", "nginx_slave"]);
         assert_eq!(r.verdict.status, Status::Fail);
         assert_eq!(r.rejudge(), r.verdict);
+        // Stored before warnings existed: read with those its measurements
+        // imply (160 failed requests and 2 late answers, unbudgeted).
+        let kinds: Vec<_> = r.verdict.warnings.iter().map(|w| w.kind).collect();
+        use crate::verdict::WarningKind::*;
+        assert_eq!(kinds, [Failed, LostAfterHeal, Late]);
+    }
+
+    #[test]
+    fn a_version_2_verdict_without_warnings_reads_with_its_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = record(1_000_000_000, ScenarioName::KillMaster);
+        r.spec.budget.max_failed = None;
+        r.timeline.push(
+            1_500,
+            EventKind::Request(Request {
+                seq: 1,
+                sent: 1_200,
+                done: 1_500,
+                outcome: Outcome::Timeout,
+            }),
+        );
+        r.verdict = r.rejudge();
+        assert_eq!(r.verdict.warnings.len(), 1);
+        let mut json = serde_json::to_value(&r).unwrap();
+        json["verdict"].as_object_mut().unwrap().remove("warnings");
+        let path = dir.path().join("old.json");
+        std::fs::write(&path, json.to_string()).unwrap();
+        assert_eq!(read_record(&path).unwrap(), r);
     }
 
     #[test]

@@ -130,6 +130,14 @@ pub enum EventKind {
     WatchStart { node: String },
     /// Something worth showing beside the timeline (a log line, a warning).
     Note { text: String },
+    /// A condition of a steady lab that failed before the fault (see
+    /// `observe::steady`): the run then injects nothing.
+    Unsteady {
+        condition: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

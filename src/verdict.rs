@@ -27,6 +27,9 @@ pub enum Status {
     Fail,
     /// The run cannot be judged: no baseline, no fault, unwatched nodes.
     Invalid,
+    /// The lab was not steady before the fault (two owners, a backup deaf
+    /// to the master…): no fault was injected, and the lab is to blame.
+    InvalidBaseline,
     /// The run was interrupted before it finished.
     Aborted,
 }
@@ -37,6 +40,7 @@ impl Status {
             Status::Pass => "pass",
             Status::Fail => "fail",
             Status::Invalid => "invalid",
+            Status::InvalidBaseline => "invalid_baseline",
             Status::Aborted => "aborted",
         }
     }
@@ -81,6 +85,64 @@ pub struct Check {
     pub passed: bool,
     /// One sentence a person can act on, with the margin or the excess.
     pub detail: String,
+}
+
+/// What kind of finding a [`Warning`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// Two nodes held the VIP and no `max_dual_owner` judged it.
+    DualOwner,
+    /// Requests failed between the fault and the heal and no `max_failed`
+    /// judged them.
+    Failed,
+    /// Answers came later than `late_after` and neither `max_late` nor
+    /// `worst_answer` judged them.
+    Late,
+    /// Requests failed after the heal (on the way back) and no
+    /// `max_failed` judged them.
+    LostAfterHeal,
+    /// Clients bounced between nodes where the scenario expects the
+    /// serving node to change.
+    Flaps,
+}
+
+impl WarningKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningKind::DualOwner => "dual_owner",
+            WarningKind::Failed => "failed",
+            WarningKind::Late => "late",
+            WarningKind::LostAfterHeal => "lost_after_heal",
+            WarningKind::Flaps => "flaps",
+        }
+    }
+}
+
+impl fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A measured finding that no budget of the run judges: it does not decide
+/// the status (unless the run is strict), but a report never shows a bare
+/// PASS beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    pub kind: WarningKind,
+    pub measured: Measure,
+    /// What was measured, one sentence.
+    pub detail: String,
+    /// Why no budget judged it, and which budget would.
+    pub unjudged: String,
+}
+
+impl Warning {
+    /// The line a strict run gives as a reason for failing.
+    pub fn strict_reason(&self) -> String {
+        format!("strict: {}", self.detail)
+    }
 }
 
 /// A time span on the run's clock.
@@ -182,6 +244,9 @@ pub struct Verdict {
     /// Things worth knowing that do not decide the status.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Measured findings no budget judged (failures of a strict run).
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
 }
 
 /// Why an interrupted run is not judged: the runner heals on Ctrl-C.
@@ -202,11 +267,49 @@ impl Verdict {
     pub fn failed_checks(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| !c.passed)
     }
+
+    /// The verdict with its warnings counted as failures (`--strict`): a
+    /// judged run with a warning fails, and says why. Applying it twice
+    /// changes nothing; a run that could not be judged stays as it is.
+    pub fn strict(mut self) -> Verdict {
+        if matches!(self.status, Status::Pass | Status::Fail) && !self.warnings.is_empty() {
+            self.status = Status::Fail;
+            for w in &self.warnings {
+                let reason = w.strict_reason();
+                if !self.reasons.contains(&reason) {
+                    self.reasons.push(reason);
+                }
+            }
+        }
+        self
+    }
 }
 
 /// Judge a run from its timeline.
 pub fn judge(timeline: &Timeline, spec: &RunSpec) -> Verdict {
     let m = measure(timeline, spec);
+    // The lab was found not steady before any fault: nothing was injected.
+    let unsteady: Vec<String> = timeline
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Unsteady { node, detail, .. } => Some(match node {
+                Some(n) => format!("invalid baseline: {n}: {detail}"),
+                None => format!("invalid baseline: {detail}"),
+            }),
+            _ => None,
+        })
+        .collect();
+    if !unsteady.is_empty() {
+        return Verdict {
+            status: Status::InvalidBaseline,
+            checks: Vec::new(),
+            metrics: m,
+            reasons: unsteady,
+            notes: vec!["the lab was not steady before the fault, so none was injected: fix the lab (`halab status` shows why), then run again".into()],
+            warnings: Vec::new(),
+        };
+    }
     let mut invalid = Vec::new();
     let mut notes = Vec::new();
 
@@ -256,12 +359,18 @@ pub fn judge(timeline: &Timeline, spec: &RunSpec) -> Verdict {
     } else {
         Status::Fail
     };
-    Verdict {
+    let verdict = Verdict {
         status,
         checks,
+        warnings: warnings(&m, timeline, spec),
         metrics: m,
         reasons,
         notes,
+    };
+    if spec.strict {
+        verdict.strict()
+    } else {
+        verdict
     }
 }
 
@@ -490,9 +599,12 @@ fn checks(m: &Metrics, spec: &RunSpec, notes: &mut Vec<String>) -> Vec<Check> {
                 plural(m.flaps as u64)
             );
             // A partition is a split brain by construction: alternating pages
-            // are its expected symptom, judged through max_dual_owner.
+            // are its expected symptom, judged through max_dual_owner. More
+            // than one change is a warning (see `warnings`).
             if spec.plan.flaps_expected {
-                notes.push(detail);
+                if m.flaps < NOTEWORTHY_FLAPS {
+                    notes.push(detail);
+                }
             } else {
                 out.push(Check {
                     name: "flaps".into(),
@@ -587,6 +699,125 @@ fn checks(m: &Metrics, spec: &RunSpec, notes: &mut Vec<String>) -> Vec<Check> {
     out
 }
 
+/// Where flapping is the fault's expected symptom, one change of the
+/// serving node is the repair coming home (a restarted keepalived taking
+/// the VIP back); from this many on, clients bounced between nodes.
+const NOTEWORTHY_FLAPS: u32 = 2;
+
+/// Every measured finding that no budget of `spec` judges. Each kind is
+/// warned of only where its budget is unset: a set budget judges it, met or
+/// missed.
+pub fn warnings(m: &Metrics, timeline: &Timeline, spec: &RunSpec) -> Vec<Warning> {
+    let b = &spec.budget;
+    let scenario = spec.scenario();
+    let mut out = Vec::new();
+
+    // Two VIP owners are the only witness of a split brain, and clients may
+    // not notice it at all: a PASS beside one would read as "no harm done".
+    if b.max_dual_owner.is_none() && !m.dual_owner.is_empty() {
+        let why = crate::scenario::get(scenario)
+            .dual_owner_reported_only
+            .map_or(String::new(), |w| format!(" ({w})"));
+        let mut detail = format!(
+            "split brain: two nodes held the VIP for {}",
+            fmt_micros(m.dual_owner_longest)
+        );
+        if m.dual_owner.len() > 1 {
+            detail.push_str(&format!(
+                " (longest of {} windows, {} in all)",
+                m.dual_owner.len(),
+                fmt_micros(m.dual_owner_total)
+            ));
+        }
+        out.push(Warning {
+            kind: WarningKind::DualOwner,
+            measured: Measure::Micros(m.dual_owner_longest),
+            detail,
+            unjudged: format!("{scenario} has no max_dual_owner budget{why}"),
+        });
+    }
+
+    // Failures are split at the heal: those before it are what the fault
+    // cost (a slow lab's crash loses requests for a whole
+    // Master_Down_Interval, bounded only by the switch budget), those after
+    // it what the way back cost (recover_within times it, counts nothing).
+    let after_heal = m.heal_at.map_or(0, |h| {
+        timeline
+            .requests()
+            .filter(|r| r.done >= h && r.outcome.is_failure())
+            .count() as u32
+    });
+    let during = m.failed.saturating_sub(after_heal);
+    if b.max_failed.is_none() && during > 0 {
+        out.push(Warning {
+            kind: WarningKind::Failed,
+            measured: Measure::Count(during as u64),
+            detail: format!(
+                "{during} request{} failed during the fault",
+                plural(during as u64)
+            ),
+            unjudged: format!(
+                "{scenario} has no max_failed budget: the switch budget bounds the outage, not what it cost"
+            ),
+        });
+    }
+    if b.max_failed.is_none() && after_heal > 0 {
+        out.push(Warning {
+            kind: WarningKind::LostAfterHeal,
+            measured: Measure::Count(after_heal as u64),
+            detail: format!(
+                "{after_heal} request{} failed after the heal{}",
+                plural(after_heal as u64),
+                if spec.plan.expect_failback {
+                    format!(", on the way back to {}", spec.master)
+                } else {
+                    String::new()
+                }
+            ),
+            unjudged: format!(
+                "{scenario} has no max_failed budget: recover_within times the way back, it counts no request"
+            ),
+        });
+    }
+
+    // HAProxy's retries turn errors into latency: late answers are the
+    // disruption a retrying lab shows instead of failures. worst_answer
+    // bounds them as well as max_late does.
+    if b.max_late.is_none() && b.worst_answer.is_none() && m.late > 0 {
+        let slowest = m
+            .worst_answer
+            .map_or(String::new(), |w| format!(" (slowest {})", fmt_micros(w)));
+        out.push(Warning {
+            kind: WarningKind::Late,
+            measured: Measure::Count(m.late as u64),
+            detail: format!(
+                "{} answer{} came later than {}{slowest}",
+                m.late,
+                plural(m.late as u64),
+                fmt_micros(micros(spec.late_after))
+            ),
+            unjudged: format!("{scenario} has neither a max_late nor a worst_answer budget"),
+        });
+    }
+
+    // Flapping that is not the scenario's expected symptom is a failed
+    // check already; expected flapping beyond one change back is noted here.
+    if spec.plan.expect_switch && spec.plan.flaps_expected && m.flaps >= NOTEWORTHY_FLAPS {
+        out.push(Warning {
+            kind: WarningKind::Flaps,
+            measured: Measure::Count(m.flaps as u64),
+            detail: format!(
+                "flapping: the serving node changed {} times after the switch, before the heal",
+                m.flaps
+            ),
+            unjudged: format!(
+                "{scenario} expects the serving node to change, so flapping is not a check"
+            ),
+        });
+    }
+    out
+}
+
 fn duration_check(name: &str, what: &str, measured: Micros, budget: Micros) -> Check {
     let passed = measured <= budget;
     let margin = if passed {
@@ -673,6 +904,7 @@ mod tests {
             master: M.into(),
             backups: vec![B.into()],
             watched_vip: false,
+            strict: false,
         }
     }
 
@@ -821,6 +1053,9 @@ mod tests {
         let v = judge(&t.finish(), &spec_of(ScenarioName::KillKeepalived));
         assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
         assert_eq!(v.metrics.switch, Some(102 * MS));
+        // One flap, the repair coming home: a note, not a warning.
+        assert_eq!(v.metrics.flaps, 1);
+        assert_eq!(v.warnings, vec![]);
         assert!(
             v.notes.iter().any(|n| n.starts_with("flapping")),
             "{:?}",
@@ -903,7 +1138,8 @@ mod tests {
         assert!(c
             .detail
             .starts_with("flapping: the serving node changed 4 times"));
-        // A partition's flapping is its expected symptom: noted, not failed.
+        // A partition's flapping is its expected symptom: not failed, but
+        // clients bouncing between two nodes is a warning.
         let p = spec_of(ScenarioName::PartitionMaster);
         let mut t2 = Timeline::default();
         fault(&mut t2, 1_000 * MS);
@@ -922,7 +1158,17 @@ mod tests {
         );
         let v = judge(&t2.finish(), &p);
         assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
-        assert!(v.notes.iter().any(|n| n.starts_with("flapping")));
+        assert!(v.check("flaps").is_none());
+        assert_eq!(v.warnings.len(), 1, "{:?}", v.warnings);
+        let w = &v.warnings[0];
+        assert_eq!(
+            (w.kind, w.measured),
+            (WarningKind::Flaps, Measure::Count(4))
+        );
+        assert!(w
+            .detail
+            .starts_with("flapping: the serving node changed 4 times"));
+        assert!(!v.notes.iter().any(|n| n.starts_with("flapping")));
     }
 
     #[test]
@@ -1045,28 +1291,35 @@ mod tests {
         assert_eq!(dual_ownership(&t, 90), vec![Span { start: 20, end: 90 }]);
     }
 
-    #[test]
-    fn error_free_but_late_answers_fail_worst_answer() {
+    /// Fault at 1 s, the backup's page from then on; requests sent in the
+    /// first `window` after the fault take `lat`, the others 2 ms.
+    fn late_switch(window: Micros, lat: Micros) -> Timeline {
         let mut t = Timeline::default();
         fault(&mut t, 1_000 * MS);
-        // Retries turn errors into latency: 7 answers arrive 500 ms late.
         probe(
             &mut t,
             0,
             2_000 * MS,
             |s| if s < 1_000 * MS { page(M) } else { page(B) },
             |s| {
-                if (1_000 * MS..1_070 * MS).contains(&s) {
-                    500 * MS
+                if (1_000 * MS..1_000 * MS + window).contains(&s) {
+                    lat
                 } else {
                     2 * MS
                 }
             },
         );
+        t.finish()
+    }
+
+    #[test]
+    fn error_free_but_late_answers_fail_worst_answer() {
+        // Retries turn errors into latency: 7 answers arrive 500 ms late.
+        let t = late_switch(70 * MS, 500 * MS);
         let mut c = ctx();
         c.budget.worst_answer = Some(Duration::from_millis(200));
         c.budget.max_late = Some(2);
-        let v = judge(&t.finish(), &c);
+        let v = judge(&t, &c);
         assert_eq!((v.metrics.failed, v.metrics.late), (0, 7));
         assert_eq!(v.metrics.worst_answer, Some(500 * MS));
         assert_eq!(v.metrics.p99_answer, Some(500 * MS));
@@ -1243,9 +1496,189 @@ mod tests {
         assert_eq!(fmt_offset(-1_200_000), "-1.20 s");
     }
 
+    /// partition-master as the seed lab lives it: a clean switch for
+    /// clients, and both nodes holding the VIP from 1.1 s to 1.9 s.
+    fn partition_with_split_brain() -> (Timeline, RunSpec) {
+        let mut t = clean_switch();
+        vip(&mut t, 0, M, true);
+        vip(&mut t, 0, B, false);
+        vip(&mut t, 1_100 * MS, B, true);
+        vip(&mut t, 1_900 * MS, M, false);
+        let mut spec = spec_of(ScenarioName::PartitionMaster);
+        spec.budget.max_failed = None;
+        (t.finish(), spec)
+    }
+
+    #[test]
+    fn a_clean_switch_has_no_warning() {
+        let v = judge(&clean_switch(), &ctx());
+        assert_eq!(v.status, Status::Pass);
+        assert_eq!(v.warnings, vec![]);
+    }
+
+    #[test]
+    fn dual_ownership_without_a_budget_is_a_warning_not_a_bare_pass() {
+        let (t, spec) = partition_with_split_brain();
+        assert_eq!(spec.budget.max_dual_owner, None);
+        let v = judge(&t, &spec);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(
+            v.warnings,
+            vec![Warning {
+                kind: WarningKind::DualOwner,
+                measured: Measure::Micros(800 * MS),
+                detail: "split brain: two nodes held the VIP for 800 ms".into(),
+                unjudged: "partition-master has no max_dual_owner budget (a partition is a split brain by construction)".into(),
+            }]
+        );
+        assert!(v.reasons.is_empty());
+
+        // With a budget, the same window is judged, not warned of.
+        let mut budgeted = spec.clone();
+        budgeted.budget.max_dual_owner = Some(Duration::from_secs(1));
+        let v = judge(&t, &budgeted);
+        assert_eq!(v.status, Status::Pass);
+        assert!(v.check("max_dual_owner").unwrap().passed);
+        assert_eq!(v.warnings, vec![]);
+    }
+
+    #[test]
+    fn a_strict_run_fails_on_a_warning_and_says_why() {
+        let (t, mut spec) = partition_with_split_brain();
+        spec.strict = true;
+        let v = judge(&t, &spec);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.warnings.len(), 1);
+        assert_eq!(
+            v.reasons,
+            vec!["strict: split brain: two nodes held the VIP for 800 ms"]
+        );
+        // Strictness applied again (`report --strict` on a strict run)
+        // changes nothing.
+        assert_eq!(v.clone().strict(), v);
+        // The lenient verdict made strict afterwards is the strict verdict.
+        spec.strict = false;
+        assert_eq!(judge(&t, &spec).strict(), v);
+        // A strict run without warnings passes.
+        let mut clean = ctx();
+        clean.strict = true;
+        assert_eq!(judge(&clean_switch(), &clean).status, Status::Pass);
+    }
+
+    #[test]
+    fn strictness_keeps_an_invalid_run_invalid() {
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        probe(&mut t, 0, 2_000 * MS, |_| Outcome::Timeout, |_| MS);
+        let mut spec = spec_of(ScenarioName::KillMaster);
+        spec.budget.max_failed = None;
+        spec.strict = true;
+        let v = judge(&t.finish(), &spec);
+        assert_eq!(v.status, Status::Invalid);
+        assert!(!v.warnings.is_empty(), "measured, still shown");
+        assert!(!v.reasons.iter().any(|r| r.starts_with("strict: ")));
+    }
+
+    /// kill-master on a slow lab: 1 s of timeouts until the backup serves,
+    /// then 200 ms of failures after the heal at 3 s (the way back).
+    fn crash_and_failback() -> Timeline {
+        let mut t = Timeline::default();
+        fault(&mut t, 1_000 * MS);
+        heal(&mut t, 3_000 * MS);
+        probe(
+            &mut t,
+            0,
+            4_000 * MS,
+            |s| match s {
+                s if s < 1_000 * MS => page(M),
+                s if s < 2_000 * MS => Outcome::Connect {
+                    error: "refused".into(),
+                },
+                s if s < 3_000 * MS => page(B),
+                s if s < 3_200 * MS => Outcome::Http { status: 503 },
+                _ => page(M),
+            },
+            |_| 2 * MS,
+        );
+        t.finish()
+    }
+
+    #[test]
+    fn failures_without_max_failed_are_warnings_split_at_the_heal() {
+        let mut spec = spec_of(ScenarioName::KillMaster);
+        spec.budget.max_failed = None;
+        spec.budget.switch_within = Some(Duration::from_secs(2));
+        let v = judge(&crash_and_failback(), &spec);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(v.metrics.failed, 120);
+        let kinds: Vec<_> = v.warnings.iter().map(|w| (w.kind, w.measured)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (WarningKind::Failed, Measure::Count(100)),
+                (WarningKind::LostAfterHeal, Measure::Count(20)),
+            ]
+        );
+        assert_eq!(v.warnings[0].detail, "100 requests failed during the fault");
+        assert_eq!(
+            v.warnings[1].detail,
+            "20 requests failed after the heal, on the way back to nginx_master"
+        );
+        assert!(v.warnings[1].unjudged.contains("recover_within"));
+
+        // A max_failed budget judges them all: a failed check, no warning.
+        spec.budget.max_failed = Some(0);
+        let v = judge(&crash_and_failback(), &spec);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.warnings, vec![]);
+        assert_eq!(v.check("max_failed").unwrap().measured, Measure::Count(120));
+    }
+
+    #[test]
+    fn late_answers_are_a_warning_unless_max_late_or_worst_answer_judges_them() {
+        let t = late_switch(30 * MS, 608 * MS);
+        let mut spec = ctx();
+        spec.budget.switch_within = Some(Duration::from_secs(1));
+        let v = judge(&t, &spec);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(v.warnings.len(), 1);
+        assert_eq!(v.warnings[0].kind, WarningKind::Late);
+        assert_eq!(
+            v.warnings[0].detail,
+            "3 answers came later than 100 ms (slowest 608 ms)"
+        );
+        for judged in [
+            Budget {
+                max_late: Some(5),
+                ..spec.budget.clone()
+            },
+            Budget {
+                worst_answer: Some(Duration::from_secs(1)),
+                ..spec.budget.clone()
+            },
+        ] {
+            let s = RunSpec {
+                budget: judged,
+                ..spec.clone()
+            };
+            assert_eq!(judge(&t, &s).warnings, vec![]);
+        }
+    }
+
+    #[test]
+    fn a_verdict_stored_before_warnings_existed_reads_with_none() {
+        let v = judge(&clean_switch(), &ctx());
+        let mut json = serde_json::to_value(&v).unwrap();
+        json.as_object_mut().unwrap().remove("warnings");
+        let back: Verdict = serde_json::from_value(json).unwrap();
+        assert_eq!(back, v);
+    }
+
     #[test]
     fn verdict_round_trips_through_json() {
-        let v = judge(&clean_switch(), &ctx());
+        let (t, spec) = partition_with_split_brain();
+        let v = judge(&t, &spec);
+        assert_eq!(v.warnings.len(), 1);
         let back: Verdict = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
         assert_eq!(back, v);
     }

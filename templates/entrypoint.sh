@@ -38,7 +38,10 @@ supervise_keepalived() {
 start_keepalived() {
     # One supervisor at a time: starting keepalived while its supervisor
     # lives would start a second keepalived on the same instance.
-    if [ -f /run/halab-supervisor.pid ] && kill -0 "$(cat /run/halab-supervisor.pid)" 2>/dev/null; then
+    # The pid must still be this script: a pid file can outlive its process
+    # (`docker kill` + `docker start`) and the pid be taken by another.
+    if [ -f /run/halab-supervisor.pid ] &&
+        grep -qs entrypoint "/proc/$(cat /run/halab-supervisor.pid)/cmdline"; then
         return 0
     fi
     supervise_keepalived </dev/null >/dev/null 2>&1 &
@@ -70,7 +73,8 @@ start-keepalived:node)
         echo "halab: HALAB_NODE='$node' is not a node of this lab (known: $(ls /etc/halab/nodes | tr '\n' ' '))" >&2
         exit 2
     fi
-    rm -f /run/nginx.pid
+    # A container started again keeps the files of its last life.
+    rm -f /run/nginx.pid /run/halab-supervisor.pid /run/halab-keepalived.pid
     mkdir -p /etc/keepalived /var/www/html
     ln -sf "$dir/keepalived.conf" "$KEEPALIVED_CONF"
     # Debian's default site serves /var/www/html and tries index.html first.

@@ -285,6 +285,7 @@ async fn seed_lab_comes_up_serves_the_master_page_and_goes_down() {
     let opts = UpOptions {
         timeout: Duration::from_secs(60),
         quiet: true,
+        ..UpOptions::default()
     };
 
     let r = lifecycle::up(&e, &lab, &rendered, &opts).await;

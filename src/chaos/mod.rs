@@ -147,6 +147,7 @@ pub async fn run(
     on_progress: impl FnMut(Phase, Progress),
 ) -> Result<Observed, ChaosError> {
     Runner::new(engine)
+        .check_steady(true)
         .run(lab, scenario, opts, interrupt, on_progress)
         .await
 }

@@ -135,6 +135,7 @@ pub struct Runner {
     probe: Box<dyn Prober>,
     clock: Option<Clock>,
     require_steady_baseline: bool,
+    check_steady: bool,
 }
 
 /// Every event of the run so far, and the counters shown while it goes on.
@@ -177,7 +178,16 @@ impl Runner {
             probe: Box::new(HttpProbe::default()),
             clock: None,
             require_steady_baseline: false,
+            check_steady: false,
         }
+    }
+
+    /// Before anything else, check every condition of a steady lab (see
+    /// `observe::steady`); a lab that fails one gets no fault, and the run
+    /// ends with the failed conditions on its timeline.
+    pub fn check_steady(mut self, on: bool) -> Runner {
+        self.check_steady = on;
+        self
     }
 
     /// Use `probe` instead of the HTTP probe.
@@ -213,6 +223,30 @@ impl Runner {
         preflight(engine.as_ref(), lab).await?;
 
         let clock = self.clock.unwrap_or_else(Clock::start);
+        if self.check_steady {
+            let (steadiness, _) = crate::observe::steadiness(engine.as_ref(), lab).await;
+            if !steadiness.is_steady() {
+                let at = clock.now();
+                let events = steadiness
+                    .failed()
+                    .map(|c| Event {
+                        at,
+                        kind: EventKind::Unsteady {
+                            condition: c.name.to_string(),
+                            node: c.node.clone(),
+                            detail: c.detail.clone(),
+                        },
+                    })
+                    .collect();
+                on_progress(Phase::Done, Progress::default());
+                return Ok(Observed {
+                    plan,
+                    timeline: Timeline { events }.finish(),
+                    aborted: false,
+                    healed: false,
+                });
+            }
+        }
         let master = lab.master().name.clone();
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
         let watchers = spawn_watchers(&engine, lab, clock, &tx);

@@ -668,3 +668,46 @@ async fn a_lab_that_is_not_up_is_refused_before_anything_starts() {
     assert!(matches!(err, ChaosError::NotUp { .. }), "{err:?}");
     assert_eq!(w.actions(), Vec::<String>::new());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_split_brain_before_the_fault_ends_the_run_as_an_invalid_baseline() {
+    let w = World::new(CLEAN).await;
+    // Both nodes hold the VIP and are MASTER (another auth_pass, say).
+    let vip = vip_line(&w.lab, false);
+    w.fake.set_exec(move |_, argv| ExecOutput {
+        exit_code: 0,
+        stdout: match argv[0] {
+            "sh" => crate::observe::look_output(&vip, VrrpState::Master, None),
+            "ip" => vip.clone(),
+            _ => String::new(),
+        },
+        stderr: String::new(),
+    });
+    let runner = w.runner().check_steady(true);
+    let o = run_in(&w, runner, ScenarioName::StopMaster, never(), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(w.actions(), Vec::<String>::new(), "no fault, no heal");
+    assert!(faults(&o).is_empty() && heals(&o).is_empty() && requests(&o).is_empty());
+    let conditions: Vec<&str> = o
+        .timeline
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Unsteady { condition, .. } => Some(condition.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(conditions[0], "one-owner");
+    assert!(conditions.contains(&"hears-master"), "{conditions:?}");
+    let spec = crate::spec::RunSpec::new(&w.lab, ScenarioName::StopMaster, &Default::default());
+    let v = crate::verdict::judge(&o.timeline, &spec);
+    assert_eq!(v.status, crate::verdict::Status::InvalidBaseline);
+    assert!(
+        v.reasons[0].starts_with(
+            "invalid baseline: split brain: nginx_master and nginx_slave hold the VIP"
+        ),
+        "{:?}",
+        v.reasons
+    );
+}

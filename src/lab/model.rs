@@ -37,6 +37,9 @@ pub struct LabSpec {
     /// Per-scenario budgets; scenarios not named here use built-in defaults.
     #[serde(default)]
     pub scenarios: BTreeMap<ScenarioName, Budget>,
+    /// Warnings (findings no budget judges) fail every run, as `--strict`.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

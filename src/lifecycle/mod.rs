@@ -34,7 +34,7 @@ use ipnet::Ipv4Net;
 
 use crate::engine::EngineError;
 use crate::image::ImageError;
-use crate::observe::Diagnosis;
+use crate::observe::{Diagnosis, Steadiness};
 
 pub use crate::observe::{fetch, holds_vip, NodeStatus, ProxyAnswer};
 pub use down::{down, DownReport};
@@ -73,10 +73,11 @@ pub enum LifecycleError {
         source: Box<LifecycleError>,
         cleanup: String,
     },
-    #[error("lab `{lab}` did not reach its steady state within {}: {diagnosis}\n  the lab is left running so it can be inspected (`halab status`, `halab logs`); `halab down` removes it", humantime::format_duration(*.waited))]
+    #[error("lab `{lab}` did not reach its steady state within {}: {steadiness}\n  what the nodes show:{diagnosis}\n  the lab is left running so it can be inspected (`halab status`, `halab logs`); `halab down` removes it", humantime::format_duration(*.waited))]
     NotSteady {
         lab: String,
         waited: Duration,
+        steadiness: Box<Steadiness>,
         diagnosis: Box<Diagnosis>,
     },
     #[error("lab `{lab}` is not up; run `halab up --lab {file}`")]

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::LifecycleError;
 use crate::engine::{lab_selector, ContainerState, Engine};
 use crate::lab::Lab;
-use crate::observe::{self, NodeStatus, ProxyAnswer};
+use crate::observe::{self, NodeStatus, ProxyAnswer, Steadiness};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProxyStatus {
@@ -29,6 +29,9 @@ pub struct LabStatus {
     pub proxy: ProxyStatus,
     pub url: String,
     pub answer: ProxyAnswer,
+    /// Every condition of a steady lab, checked (see `observe::steady`).
+    #[serde(flatten)]
+    pub steadiness: Steadiness,
 }
 
 /// What each member of `lab` is doing now.
@@ -37,7 +40,10 @@ pub async fn status(engine: &dyn Engine, lab: &Lab) -> Result<LabStatus, Lifecyc
     if containers.is_empty() {
         return Err(LifecycleError::not_up(lab));
     }
-    let (nodes, answer) = observe::read_lab(engine, lab, &containers).await;
+    let ((nodes, answer), (steadiness, _)) = tokio::join!(
+        observe::read_lab(engine, lab, &containers),
+        observe::steadiness(engine, lab)
+    );
     let p = &lab.spec().proxy;
     let container = lab.container_name(&p.name);
     let pc = containers.iter().find(|c| c.name == container);
@@ -55,6 +61,7 @@ pub async fn status(engine: &dyn Engine, lab: &Lab) -> Result<LabStatus, Lifecyc
         },
         url: observe::url(p.port),
         answer,
+        steadiness,
     })
 }
 
@@ -95,10 +102,16 @@ pub fn status_table(s: &LabStatus) -> String {
         "-".into(),
         "-".into(),
     ]);
-    format!(
+    let mut out = format!(
         "lab {} on {} ({}), VIP {}\n{t}\n{} → {}\n",
         s.lab, s.network, s.subnet, s.vip, s.url, s.answer
-    )
+    );
+    if s.steadiness.is_steady() {
+        out.push_str("steady: one owner, every backup hears the master, no refused VRRP packet\n");
+    } else {
+        out.push_str(&format!("{}\n", s.steadiness));
+    }
+    out
 }
 
 #[cfg(test)]

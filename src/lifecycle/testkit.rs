@@ -12,7 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::UpOptions;
 use crate::engine::{ExecOutput, FakeEngine, Labels};
 use crate::lab::{Lab, Overrides, DEFAULT_BASE_IMAGE};
+use crate::observe::look_output;
 use crate::render::Rendered;
+use crate::timeline::VrrpState;
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -98,18 +100,30 @@ pub fn healthy_engine(lab: &Lab) -> Arc<FakeEngine> {
     e
 }
 
-/// `ip addr` in `lab`'s master lists the VIP.
+/// `ip addr` in `lab`'s master lists the VIP; keepalived's dumps say the
+/// master is MASTER and every backup a BACKUP hearing it.
 pub fn vip_on_master(e: &FakeEngine, lab: &Lab) {
     let master = lab.container_name(&lab.master().name);
+    let master_ip = lab.master().ip;
     let vip = lab.vip_addr();
-    e.set_exec(move |c, argv| ExecOutput {
-        exit_code: 0,
-        stdout: if c == master && argv[0] == "ip" {
+    e.set_exec(move |c, argv| {
+        let addrs = if c == master {
             format!("2: eth0    inet {vip}/24 scope global eth0\n")
         } else {
             String::new()
-        },
-        stderr: String::new(),
+        };
+        let stdout = match argv[0] {
+            "ip" => addrs,
+            // observe's one-exec look at a node.
+            "sh" if c == master => look_output(&addrs, VrrpState::Master, None),
+            "sh" => look_output(&addrs, VrrpState::Backup, Some(master_ip)),
+            _ => String::new(),
+        };
+        ExecOutput {
+            exit_code: 0,
+            stdout,
+            stderr: String::new(),
+        }
     });
 }
 
@@ -117,6 +131,7 @@ pub fn quick() -> UpOptions {
     UpOptions {
         timeout: Duration::from_secs(5),
         quiet: true,
+        ..UpOptions::default()
     }
 }
 

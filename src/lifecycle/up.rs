@@ -23,6 +23,8 @@ pub struct UpOptions {
     /// Deadline for the steady state (master holds the VIP, the proxy
     /// answers with the master's page).
     pub timeout: Duration,
+    /// Wait for the steady state at all (`--no-wait`: return once started).
+    pub wait: bool,
     /// No progress lines.
     pub quiet: bool,
 }
@@ -31,6 +33,7 @@ impl Default for UpOptions {
     fn default() -> Self {
         UpOptions {
             timeout: Duration::from_secs(30),
+            wait: true,
             quiet: false,
         }
     }
@@ -175,6 +178,10 @@ pub async fn up(
     report.created = made.containers;
     let containers_started = Instant::now();
 
+    if !opts.wait {
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
     let step = progress.step(format!(
         "steady state: {} holds {}, {} serves its page",
         lab.master().name,
@@ -797,6 +804,7 @@ mod tests {
         let opts = UpOptions {
             timeout: Duration::from_millis(400),
             quiet: true,
+            ..UpOptions::default()
         };
         // Logs exist only once the containers do: set them when they start.
         let e2 = e.clone();

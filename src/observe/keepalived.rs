@@ -104,7 +104,21 @@ fn said(text: &str) -> Option<Said> {
             ok: !result.contains("failed"),
         });
     }
-    (text.contains("failed") || text.contains("FAULT")).then_some(Said::Trouble)
+    (text.contains("failed") || text.contains("FAULT") || meaning(text).is_some())
+        .then_some(Said::Trouble)
+}
+
+/// What a keepalived line means for the lab, when it names a mis-wiring
+/// between the nodes (seen here: another `auth_pass` gives "received an
+/// invalid passwd!" on both nodes).
+pub fn meaning(line: &str) -> Option<&'static str> {
+    if line.contains("invalid passwd") {
+        Some("the nodes do not share `auth_pass`")
+    } else if line.contains("interval mismatch") {
+        Some("the nodes do not share `advert_int`")
+    } else {
+        None
+    }
 }
 
 /// `… Entering <STATE> STATE …` → the state.
@@ -139,6 +153,18 @@ pub fn telling(lines: &[String]) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lines_that_name_a_miswiring_tell_what_differs() {
+        let pass = "Fri Nov 27 10:34:42 2026: (VI_1) received an invalid passwd!";
+        assert_eq!(meaning(pass), Some("the nodes do not share `auth_pass`"));
+        assert_eq!(LogLine::parse(pass).said, Some(Said::Trouble));
+        assert_eq!(
+            meaning("(VI_1) advertisement interval mismatch mine=1000000 rcv'd=2000000"),
+            Some("the nodes do not share `advert_int`")
+        );
+        assert_eq!(meaning("(VI_1) Entering MASTER STATE"), None);
+    }
+
     use super::*;
 
     // A node of the fast lab coming up (keepalived 2.2.7, bookworm).

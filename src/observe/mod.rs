@@ -8,8 +8,10 @@
 //! watchers) both read nodes through here.
 
 mod addr;
+mod dump;
 mod keepalived;
 mod port;
+mod steady;
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -23,8 +25,12 @@ use crate::lab::Lab;
 use crate::timeline::VrrpState;
 
 pub use addr::{lists_vip, vip_change, AddrLine};
-pub use keepalived::{last_state, telling, vrrp_state, LogLine, Said};
+pub use dump::{InstanceData, InstanceStats};
+pub use keepalived::{last_state, meaning, telling, vrrp_state, LogLine, Said};
 pub use port::{fetch, url, ProxyAnswer};
+#[cfg(test)]
+pub(crate) use steady::look_output;
+pub use steady::{assess, look_node, steadiness, Condition, Health, NodeLook, Steadiness};
 
 /// How much of a node's log is read for its keepalived state.
 const LOG_TAIL: usize = 500;

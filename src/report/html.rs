@@ -10,8 +10,8 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 use super::{
-    disruption_cell, dual_cell, measure_text, recovery_cell, status_word, switch_cell, worst_cell,
-    ReportError,
+    disruption_cell, dual_cell, measure_text, recovery_cell, status_word, switch_cell,
+    warnings_count, worst_cell, ReportError,
 };
 use crate::store::RunRecord;
 use crate::timeline::{EventKind, Micros, Outcome, VrrpState};
@@ -39,6 +39,8 @@ struct Page {
     title: String,
     runs: Vec<HtmlRun>,
     passed: usize,
+    /// Runs with at least one warning.
+    warned: usize,
     total: usize,
 }
 
@@ -59,8 +61,18 @@ struct HtmlRun {
     story: String,
     reasons: Vec<String>,
     notes: Vec<String>,
+    /// "1 warning", shown as a badge beside the status; empty for none.
+    warning_badge: String,
+    warnings: Vec<HtmlWarning>,
     checks: Vec<HtmlCheck>,
     svg: Svg,
+}
+
+#[derive(Serialize)]
+struct HtmlWarning {
+    kind: String,
+    detail: String,
+    unjudged: String,
 }
 
 #[derive(Serialize)]
@@ -530,6 +542,16 @@ fn html_run(r: &RunRecord) -> HtmlRun {
         story: v.metrics.story(),
         reasons: v.reasons.clone(),
         notes: v.notes.clone(),
+        warning_badge: warnings_count(r).unwrap_or_default(),
+        warnings: v
+            .warnings
+            .iter()
+            .map(|w| HtmlWarning {
+                kind: w.kind.to_string(),
+                detail: w.detail.clone(),
+                unjudged: w.unjudged.clone(),
+            })
+            .collect(),
         checks: v
             .checks
             .iter()
@@ -556,6 +578,10 @@ pub fn html(runs: &[RunRecord]) -> Result<String, ReportError> {
             .iter()
             .filter(|r| r.verdict.status == crate::verdict::Status::Pass)
             .count(),
+        warned: runs
+            .iter()
+            .filter(|r| !r.verdict.warnings.is_empty())
+            .count(),
         total: runs.len(),
         runs: runs.iter().map(html_run).collect(),
     };
@@ -571,7 +597,7 @@ pub fn html(runs: &[RunRecord]) -> Result<String, ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::runs;
+    use crate::report::tests::{runs, warned};
 
     #[test]
     fn one_timeline_per_run_and_nothing_external() {
@@ -594,6 +620,31 @@ mod tests {
         assert!(page.contains("class=\"marker budget\""));
         assert!(page.contains(">switch budget 2.15 s<"));
         assert!(page.contains("nginx_slave entered MASTER at +64 ms"));
+    }
+
+    #[test]
+    fn a_warning_is_a_badge_and_a_line_and_its_window_is_shaded() {
+        let w = warned();
+        let page = html(&w).unwrap();
+        // In the summary and in each run's heading.
+        assert_eq!(
+            page.matches("<span class=\"status warning\">2 warnings</span>")
+                .count(),
+            4
+        );
+        assert!(
+            page.contains("<p>1 of 2 passed; 2 with warnings.</p>"),
+            "{page}"
+        );
+        assert!(page.contains(
+            "<li data-kind=\"dual_owner\"><strong>split brain: two nodes held the VIP for 16 ms</strong> — not judged: partition-master has no max_dual_owner budget"
+        ));
+        assert_eq!(page.matches("<rect class=\"dual\"").count(), 2);
+        // A run without warnings has no badge.
+        let mut clean = runs().remove(0);
+        clean.verdict.warnings.clear();
+        let clean = html(&[clean]).unwrap();
+        assert!(!clean.contains("status warning\">"), "{clean}");
     }
 
     #[test]

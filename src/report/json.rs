@@ -47,7 +47,7 @@ pub fn json(runs: &[RunRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::runs;
+    use crate::report::tests::{runs, warned};
 
     #[test]
     fn json_of_three_runs() {
@@ -58,5 +58,26 @@ mod tests {
         assert_eq!(value[1]["verdict"]["status"], "fail");
         assert!(value[0].get("timeline").is_none());
         insta::assert_snapshot!(out.replace(env!("CARGO_PKG_VERSION"), "[version]"));
+    }
+
+    #[test]
+    fn json_carries_each_warning_and_the_strictness() {
+        let value: serde_json::Value = serde_json::from_str(&json(&warned())).unwrap();
+        let w = &value[0]["verdict"]["warnings"][0];
+        assert_eq!(w["kind"], "dual_owner");
+        assert_eq!(w["measured"]["micros"], 16_000);
+        assert_eq!(w["detail"], "split brain: two nodes held the VIP for 16 ms");
+        assert!(w["unjudged"]
+            .as_str()
+            .unwrap()
+            .starts_with("partition-master has no max_dual_owner budget"));
+        assert_eq!(value[0]["status"], "pass");
+        assert_eq!(value[0]["spec"]["strict"], false);
+        assert_eq!(value[1]["status"], "fail");
+        assert_eq!(value[1]["spec"]["strict"], true);
+        assert_eq!(
+            value[1]["verdict"]["reasons"][0],
+            "strict: split brain: two nodes held the VIP for 16 ms"
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{measure_text, ReportError};
+use super::{measure_text, warning_line, ReportError};
 use crate::store::RunRecord;
 use crate::verdict::Status;
 
@@ -45,8 +45,9 @@ fn case(r: &RunRecord) -> TestCase {
         .collect();
     let status = match v.status {
         Status::Pass => TestCaseStatus::success(),
-        Status::Fail | Status::Invalid | Status::Aborted => {
-            let kind = if v.status == Status::Fail {
+        Status::Fail | Status::Invalid | Status::InvalidBaseline | Status::Aborted => {
+            // A broken lab is a failure of what was tested, not of halab.
+            let kind = if matches!(v.status, Status::Fail | Status::InvalidBaseline) {
                 NonSuccessKind::Failure
             } else {
                 NonSuccessKind::Error
@@ -63,7 +64,16 @@ fn case(r: &RunRecord) -> TestCase {
     case.set_time(Duration::from_micros(v.metrics.end_at));
     case.add_property(Property::new("run", r.id.as_str()));
     case.add_property(Property::new("started_at", r.started_at.as_str()));
+    // One property per warning, named by its kind, so that a CI server
+    // that shows properties shows every finding of a passed case too.
+    for w in &v.warnings {
+        case.add_property(Property::new(
+            format!("warning.{}", w.kind),
+            w.detail.as_str(),
+        ));
+    }
     let mut out = vec![v.metrics.story()];
+    out.extend(v.warnings.iter().map(warning_line));
     out.extend(v.notes.iter().cloned());
     if v.status == Status::Pass {
         out.extend(lines);
@@ -76,7 +86,7 @@ fn case(r: &RunRecord) -> TestCase {
 mod tests {
     use super::*;
     use crate::lab::ScenarioName;
-    use crate::report::tests::{run, runs};
+    use crate::report::tests::{run, runs, warned};
 
     #[test]
     fn junit_of_three_runs() {
@@ -139,6 +149,57 @@ mod tests {
                 );
             }
             other => panic!("kill-master should fail: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn junit_of_a_warned_run_lenient_and_strict() {
+        insta::assert_snapshot!(junit(&warned()).unwrap());
+    }
+
+    #[test]
+    fn every_warning_is_a_property_and_a_line_of_system_out() {
+        let xml = junit(&warned()).unwrap();
+        let report = Report::deserialize_from_str(&xml).unwrap();
+        assert_eq!((report.tests, report.failures), (2, 1));
+        let cases = &report.test_suites[0].test_cases;
+        for case in cases {
+            let props: Vec<(&str, &str)> = case
+                .properties
+                .iter()
+                .map(|p| (p.name.as_str(), p.value.as_str()))
+                .filter(|(n, _)| n.starts_with("warning."))
+                .collect();
+            assert_eq!(
+                props,
+                [
+                    (
+                        "warning.dual_owner",
+                        "split brain: two nodes held the VIP for 16 ms"
+                    ),
+                    (
+                        "warning.late",
+                        "2 answers came later than 100 ms (slowest 150 ms)"
+                    ),
+                ]
+            );
+            let out = case.system_out.as_ref().unwrap().as_str();
+            assert!(
+                out.contains("warning: split brain: two nodes held the VIP for 16 ms; not judged: partition-master has no max_dual_owner budget"),
+                "{out}"
+            );
+        }
+        assert!(matches!(cases[0].status, TestCaseStatus::Success { .. }));
+        match &cases[1].status {
+            TestCaseStatus::NonSuccess { kind, message, .. } => {
+                assert_eq!(*kind, NonSuccessKind::Failure);
+                assert!(message
+                    .as_ref()
+                    .unwrap()
+                    .as_str()
+                    .starts_with("strict: split brain"));
+            }
+            other => panic!("the strict run fails: {other:?}"),
         }
     }
 }

@@ -1,7 +1,10 @@
 //! A GitHub job summary: a headline, one table row per run, and the reasons
 //! of every run that did not pass.
 
-use super::{disruption_cell, dual_cell, recovery_cell, switch_cell, worst_cell};
+use super::{
+    disruption_cell, dual_cell, explained, explanations, recovery_cell, switch_cell,
+    warnings_count, worst_cell,
+};
 use crate::store::RunRecord;
 use crate::verdict::Status;
 
@@ -9,7 +12,7 @@ fn icon(status: Status) -> &'static str {
     match status {
         Status::Pass => "✅",
         Status::Fail => "❌",
-        Status::Invalid => "⚠️",
+        Status::Invalid | Status::InvalidBaseline => "⚠️",
         Status::Aborted => "⏹️",
     }
 }
@@ -28,10 +31,21 @@ pub fn markdown(runs: &[RunRecord]) -> String {
         count(Status::Pass),
         count(Status::Fail)
     );
-    for (s, word) in [(Status::Invalid, "invalid"), (Status::Aborted, "aborted")] {
+    for (s, word) in [
+        (Status::Invalid, "invalid"),
+        (Status::InvalidBaseline, "invalid baseline"),
+        (Status::Aborted, "aborted"),
+    ] {
         if count(s) > 0 {
             out.push_str(&format!(", {} {word}", count(s)));
         }
+    }
+    let warned = runs
+        .iter()
+        .filter(|r| !r.verdict.warnings.is_empty())
+        .count();
+    if warned > 0 {
+        out.push_str(&format!(", {warned} with warnings"));
     }
     out.push_str("\n\n");
     out.push_str("| | scenario | lab | switch / budget | disruption | worst answer | dual owner | recovery | run |\n");
@@ -47,22 +61,26 @@ pub fn markdown(runs: &[RunRecord]) -> String {
             cell(&recovery_cell(r)),
             format!("`{}`", cell(&r.id)),
         ];
-        out.push_str(&format!(
-            "| {} | {} |\n",
-            icon(r.verdict.status),
-            cells.join(" | ")
-        ));
+        // A pass with warnings is never a bare ✅.
+        let verdict = match warnings_count(r) {
+            None => icon(r.verdict.status).to_string(),
+            Some(w) => format!("{} {w}", icon(r.verdict.status)),
+        };
+        out.push_str(&format!("| {verdict} | {} |\n", cells.join(" | ")));
     }
-    for r in runs.iter().filter(|r| r.verdict.status != Status::Pass) {
+    for r in explained(runs) {
+        let status = match warnings_count(r) {
+            None => r.verdict.status.to_string(),
+            Some(w) => format!("{}, {w}", r.verdict.status),
+        };
         out.push_str(&format!(
-            "\n**{} `{}` on {}** ({}):\n",
+            "\n**{} `{}` on {}** ({status}):\n",
             icon(r.verdict.status),
             r.scenario,
             cell(&r.lab),
-            r.verdict.status
         ));
-        for reason in &r.verdict.reasons {
-            out.push_str(&format!("- {}\n", reason.replace('\n', " ")));
+        for line in explanations(r) {
+            out.push_str(&format!("- {}\n", line.replace('\n', " ")));
         }
     }
     out
@@ -71,7 +89,7 @@ pub fn markdown(runs: &[RunRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::runs;
+    use crate::report::tests::{runs, warned};
 
     #[test]
     fn markdown_of_three_runs() {
@@ -88,5 +106,10 @@ mod tests {
         // Header and row have the same number of unescaped separators.
         let seps = |l: &str| l.replace("\\|", "").matches('|').count();
         assert_eq!(seps(row), seps(out.lines().nth(2).unwrap()));
+    }
+
+    #[test]
+    fn markdown_of_a_warned_run_lenient_and_strict() {
+        insta::assert_snapshot!(markdown(&warned()));
     }
 }

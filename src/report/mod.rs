@@ -21,7 +21,7 @@ pub use markdown::markdown;
 pub use table::table;
 
 use crate::store::RunRecord;
-use crate::verdict::{fmt_micros, fmt_offset, Measure, Status, Verdict};
+use crate::verdict::{fmt_micros, fmt_offset, Measure, Status, Verdict, Warning};
 
 /// The report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -125,8 +125,53 @@ pub(crate) fn status_word(run: &RunRecord) -> &'static str {
         Status::Pass => "PASS",
         Status::Fail => "FAIL",
         Status::Invalid => "INVALID",
+        Status::InvalidBaseline => "INVALID BASELINE",
         Status::Aborted => "ABORTED",
     }
+}
+
+/// "1 warning", "2 warnings", or nothing.
+pub(crate) fn warnings_count(run: &RunRecord) -> Option<String> {
+    match run.verdict.warnings.len() {
+        0 => None,
+        1 => Some("1 warning".into()),
+        n => Some(format!("{n} warnings")),
+    }
+}
+
+/// The verdict as the summaries show it: "PASS", or "PASS, 1 warning" —
+/// never a bare PASS beside a finding no budget judged.
+pub(crate) fn verdict_cell(run: &RunRecord) -> String {
+    match warnings_count(run) {
+        None => status_word(run).to_string(),
+        Some(w) => format!("{}, {w}", status_word(run)),
+    }
+}
+
+/// A warning in one line: what was measured, and why no budget judged it.
+pub(crate) fn warning_line(w: &Warning) -> String {
+    format!("warning: {}; not judged: {}", w.detail, w.unjudged)
+}
+
+/// Why a run is not a bare pass: its reasons, then each warning that is not
+/// already a reason (a strict run fails for its warnings).
+pub(crate) fn explanations(run: &RunRecord) -> Vec<String> {
+    let v = &run.verdict;
+    let mut out = v.reasons.clone();
+    out.extend(
+        v.warnings
+            .iter()
+            .filter(|w| !v.reasons.contains(&w.strict_reason()))
+            .map(warning_line),
+    );
+    out
+}
+
+/// Runs that have something to say beyond their row: a status other than
+/// pass, or a warning.
+pub(crate) fn explained(runs: &[RunRecord]) -> impl Iterator<Item = &RunRecord> {
+    runs.iter()
+        .filter(|r| r.verdict.status != Status::Pass || !r.verdict.warnings.is_empty())
 }
 
 fn with_budget(value: String, budget: Option<std::time::Duration>) -> String {
@@ -225,13 +270,13 @@ pub fn compare(a: &RunRecord, b: &RunRecord) -> String {
         Cell::new(""),
     ]);
     t.add_row(vec![
-        "verdict",
-        status_word(a),
-        status_word(b),
+        "verdict".to_string(),
+        verdict_cell(a),
+        verdict_cell(b),
         if a.verdict.status == b.verdict.status {
-            "same"
+            "same".to_string()
         } else {
-            "changed"
+            "changed".to_string()
         },
     ]);
     let (ma, mb) = (&a.verdict.metrics, &b.verdict.metrics);
@@ -259,10 +304,12 @@ pub fn compare(a: &RunRecord, b: &RunRecord) -> String {
             measure_delta(x, y, true),
         ]);
     }
-    let counts: [(&str, u32, u32); 3] = [
+    let warnings = |r: &RunRecord| r.verdict.warnings.len() as u32;
+    let counts: [(&str, u32, u32); 4] = [
         ("failed", ma.failed, mb.failed),
         ("late", ma.late, mb.late),
         ("flaps", ma.flaps, mb.flaps),
+        ("warnings", warnings(a), warnings(b)),
     ];
     for (name, x, y) in counts {
         t.add_row(vec![
@@ -309,6 +356,24 @@ pub fn verdict_changes(id: &str, stored: &Verdict, fresh: &Verdict) -> String {
         if a != b {
             out.push_str(&format!("\n  {name}: stored {}; now {}", said(a), said(b)));
         }
+    }
+    if stored.warnings != fresh.warnings {
+        let said = |v: &Verdict| {
+            if v.warnings.is_empty() {
+                "none".to_string()
+            } else {
+                v.warnings
+                    .iter()
+                    .map(|w| w.detail.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+        };
+        out.push_str(&format!(
+            "\n  warnings: stored {}; now {}",
+            said(stored),
+            said(fresh)
+        ));
     }
     if stored.metrics != fresh.metrics {
         out.push_str("\n  the measurements differ too (see `--format json`)");
@@ -491,6 +556,42 @@ proxy:
             run(ScenarioName::KillMaster, 1_795_612_000, 3_000 * MS, B, 150),
             run(ScenarioName::StopBackup, 1_795_612_100, 0, M, 0),
         ]
+    }
+
+    /// partition-master passed with a warning (16 ms of two VIP owners, no
+    /// max_dual_owner budget), then the same run judged under `--strict`.
+    pub(crate) fn warned() -> Vec<RunRecord> {
+        let lenient = run(ScenarioName::PartitionMaster, 1_795_612_200, 100 * MS, B, 0);
+        let mut strict = run(ScenarioName::PartitionMaster, 1_795_612_300, 100 * MS, B, 0);
+        strict.spec.strict = true;
+        strict.verdict = strict.rejudge();
+        vec![lenient, strict]
+    }
+
+    #[test]
+    fn a_warned_run_passes_and_the_same_run_strict_fails() {
+        let w = warned();
+        assert_eq!(w[0].verdict.status, Status::Pass, "{:?}", w[0].verdict);
+        assert_eq!(verdict_cell(&w[0]), "PASS, 2 warnings");
+        let kinds: Vec<_> = w[0].verdict.warnings.iter().map(|w| w.kind).collect();
+        use crate::verdict::WarningKind::*;
+        assert_eq!(kinds, [DualOwner, Late]);
+        assert_eq!(w[1].verdict.status, Status::Fail);
+        assert_eq!(verdict_cell(&w[1]), "FAIL, 2 warnings");
+    }
+
+    #[test]
+    fn a_rejudged_verdict_says_where_its_warnings_differ() {
+        let w = warned();
+        let mut stored = w[0].verdict.clone();
+        stored.warnings.truncate(1);
+        let text = verdict_changes("r", &stored, &w[0].verdict);
+        assert_eq!(
+            text,
+            "run r: stored verdict pass, re-judged pass\n  \
+             warnings: stored split brain: two nodes held the VIP for 16 ms; \
+             now split brain: two nodes held the VIP for 16 ms; 2 answers came later than 100 ms (slowest 150 ms)"
+        );
     }
 
     #[test]

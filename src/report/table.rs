@@ -3,9 +3,11 @@
 
 use comfy_table::{presets, Table};
 
-use super::{disruption_cell, dual_cell, recovery_cell, status_word, switch_cell, worst_cell};
+use super::{
+    disruption_cell, dual_cell, explained, explanations, recovery_cell, status_word, switch_cell,
+    verdict_cell, warnings_count, worst_cell,
+};
 use crate::store::RunRecord;
-use crate::verdict::Status;
 
 pub fn table(runs: &[RunRecord]) -> String {
     let mut t = Table::new();
@@ -25,7 +27,7 @@ pub fn table(runs: &[RunRecord]) -> String {
         t.add_row(vec![
             r.scenario.to_string(),
             r.lab.clone(),
-            status_word(r).to_string(),
+            verdict_cell(r),
             switch_cell(r),
             disruption_cell(r),
             worst_cell(r),
@@ -44,16 +46,17 @@ pub fn table(runs: &[RunRecord]) -> String {
             r.verdict.metrics.story()
         ));
     }
-    for r in runs.iter().filter(|r| r.verdict.status != Status::Pass) {
+    for r in explained(runs) {
+        let warned = warnings_count(r).map_or(String::new(), |w| format!(" with {w}"));
         out.push_str(&format!(
-            "\n{} {} on {} ({}):\n",
+            "\n{} {} on {} ({}){warned}:\n",
             status_word(r),
             r.scenario,
             r.lab,
             r.id
         ));
-        for reason in &r.verdict.reasons {
-            out.push_str(&format!("  - {reason}\n"));
+        for line in explanations(r) {
+            out.push_str(&format!("  - {line}\n"));
         }
     }
     out
@@ -62,7 +65,7 @@ pub fn table(runs: &[RunRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::tests::runs;
+    use crate::report::tests::{runs, warned};
 
     #[test]
     fn table_of_three_runs() {
@@ -74,5 +77,10 @@ mod tests {
         let out = table(&[]);
         assert!(out.contains("scenario"));
         assert_eq!(out.lines().count(), 4, "{out}");
+    }
+
+    #[test]
+    fn table_of_a_warned_run_lenient_and_strict() {
+        insta::assert_snapshot!(table(&warned()));
     }
 }
