@@ -263,7 +263,7 @@ fn the_seeds_project_fixed_comes_up_and_switches_on_stop_master() {
         "stop-master within its default budget:\n{}",
         chaos.all()
     );
-    assert!(chaos.stdout.contains("PASS"), "{}", chaos.all());
+    assert!(chaos.stdout.contains("┆ PASS"), "{}", chaos.all());
 
     // Nothing halab rendered or copied names the seed's outside addresses.
     let mut looked = 0;
@@ -323,7 +323,7 @@ fn a_production_shaped_project_passes_halab_test() {
         ],
     );
     assert_eq!(test.code, 0, "{}", test.all());
-    assert_eq!(test.stdout.matches("PASS").count(), 2, "{}", test.all());
+    assert_eq!(test.stdout.matches("┆ PASS").count(), 2, "{}", test.all());
     assert_eq!(
         before,
         files_under(&project),
