@@ -13,10 +13,11 @@ use crate::cli::{Cli, Command, ImageCommand, LabArgs, ReportArgs, RunArgs};
 use crate::engine::docker::DockerEngine;
 use crate::engine::Engine;
 use crate::lab::{self, Lab, ScenarioName};
-use crate::spec::RunSpec;
+use crate::scenario::Params;
+use crate::spec::{Choices, RunSpec};
 use crate::store::{RunRecord, Store};
 use crate::verdict::{self, Status};
-use crate::{checks, image, lifecycle, render, report};
+use crate::{checks, image, lifecycle, render, report, sweep};
 
 /// Every budget met (or nothing to judge).
 pub const EXIT_OK: u8 = 0;
@@ -86,6 +87,25 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Image(ImageCommand::Build { lab, force }) => {
             block_on(image_build_cmd(&lab, force, quiet))
         }
+        Command::Sweep {
+            scenario,
+            lab,
+            grid,
+            runs,
+            options,
+            interval,
+            runs_dir,
+        } => {
+            let run = RunArgs {
+                budget: None,
+                interval,
+                no_heal: false,
+                strict: false,
+                runs_dir,
+                set: options,
+            };
+            block_on(sweep_cmd(&lab, scenario, &grid, runs, &run, quiet))
+        }
         Command::Chaos { scenario, lab, run } => {
             block_on(chaos_cmd(&lab, &run, &[scenario], false, quiet))
         }
@@ -96,7 +116,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             scenarios,
         } => {
             let scenarios = if scenarios.is_empty() {
-                ScenarioName::ALL.to_vec()
+                crate::scenario::default_set()
             } else {
                 scenarios
             };
@@ -497,6 +517,84 @@ async fn test_cmd(
     chaos_cmd(args, run, scenarios, true, quiet).await
 }
 
+/// `halab sweep`: every grid point on its own copy of the lab, brought up,
+/// run `runs` times, and removed before the next (two cores do not run two
+/// labs' timers well side by side).
+async fn sweep_cmd(
+    args: &LabArgs,
+    scenario: ScenarioName,
+    grid: &[String],
+    runs: u32,
+    run: &RunArgs,
+    quiet: bool,
+) -> Result<Outcome> {
+    let points = sweep::points(&sweep::axes(grid)?);
+    // Refused before any lab comes up.
+    Params::parse(scenario, &run.set)?;
+    let base = load_lab(args)?;
+    let text = std::fs::read_to_string(&args.lab)
+        .with_context(|| format!("cannot read `{}`", args.lab.display()))?;
+    let engine = connect().await?;
+    let store = Store::at(&run.runs_dir);
+    let mut records = Vec::new();
+    let mut outcome = Outcome::Success;
+    for (i, point) in points.iter().enumerate() {
+        let shown: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let shown = shown.join(" ");
+        let port = u16::try_from(i + 1)
+            .ok()
+            .and_then(|n| base.spec().proxy.port.checked_add(n))
+            .with_context(|| format!("no port left for grid point {shown}"))?;
+        let overrides = lab::Overrides {
+            name: Some(format!("{}-p{}", base.name(), i + 1)),
+            port: Some(port),
+            subnet: args.subnet,
+        };
+        let lab = Lab::from_yaml_with(&sweep::lab_at(&text, point)?, &args.lab, &overrides)
+            .with_context(|| format!("grid point {shown}"))?;
+        let rendered = render::render(&lab, args.templates.as_deref())?;
+        eprintln!(
+            "grid point {}/{}: {shown} (lab `{}`)",
+            i + 1,
+            points.len(),
+            lab.name()
+        );
+        let mut interrupted = false;
+        let result: Result<()> = async {
+            let opts = lifecycle::UpOptions {
+                timeout: Duration::from_secs(90),
+                wait: true,
+                quiet,
+            };
+            lifecycle::up(engine.as_ref(), &lab, &rendered, &opts).await?;
+            for _ in 0..runs {
+                lifecycle::wait_steady(engine.as_ref(), &lab, Duration::from_secs(60)).await?;
+                let mut record = run_one(engine.clone(), &lab, scenario, run, quiet).await?;
+                record.spec.point = point.clone();
+                let path = store.save(&mut record)?;
+                eprintln!("stored {}", path.display());
+                outcome = outcome.and(judged_outcome(&record));
+                interrupted = record.aborted;
+                records.push(record);
+                if interrupted {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        // The copy goes whatever happened to it.
+        let down = lifecycle::down(engine.as_ref(), lab.name(), true).await;
+        result.with_context(|| format!("grid point {shown}"))?;
+        down?;
+        if interrupted {
+            break;
+        }
+    }
+    println!("{}", report::render(report::Format::Table, &records)?);
+    Ok(outcome)
+}
+
 fn judged_outcome(record: &RunRecord) -> Outcome {
     match record.verdict.status {
         Status::Pass => Outcome::Success,
@@ -516,7 +614,11 @@ async fn run_one(
     args: &RunArgs,
     quiet: bool,
 ) -> Result<RunRecord> {
-    let spec = RunSpec::new(lab, scenario, &args.choices());
+    let choices = Choices {
+        params: Some(Params::parse(scenario, &args.set)?),
+        ..args.choices()
+    };
+    let spec = RunSpec::new(lab, scenario, &choices);
     // The runner is told what the spec says: the command line was applied
     // once, in `RunSpec::new`.
     let mut opts = RunOptions::for_lab(lab, scenario);
@@ -524,6 +626,7 @@ async fn run_one(
     opts.probe_timeout = spec.timeout;
     opts.heal = spec.heal;
     opts.budget = spec.budget.clone();
+    opts.plan = spec.plan.clone();
 
     let bar = progress_bar(quiet, scenario);
     let started = SystemTime::now();

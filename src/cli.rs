@@ -110,6 +110,33 @@ pub enum Command {
     /// Manage halab's images.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Run a scenario over a grid of lab settings, each point on its own
+    /// copy of the lab (named `<lab>-p<N>`, port + N), brought up and down
+    /// in turn; one stored run per point and run. `halab report` draws the
+    /// failover curve.
+    Sweep {
+        /// The scenario to run at every point.
+        #[arg(value_parser = parse_scenario, value_name = "SCENARIO")]
+        scenario: ScenarioName,
+        #[command(flatten)]
+        lab: LabArgs,
+        /// A lab setting and its values, KEY=V1,V2,… (e.g.
+        /// `--set vrrp.advert_int=20ms,50ms,100ms`); repeat for a grid.
+        #[arg(long = "set", value_name = "KEY=V1,V2")]
+        grid: Vec<String>,
+        /// Runs per point.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        runs: u32,
+        /// A scenario option, NAME=VALUE (as `halab chaos --set`).
+        #[arg(long = "option", value_name = "NAME=VALUE", value_delimiter = ',')]
+        options: Vec<String>,
+        /// Probe schedule [default: the lab's].
+        #[arg(long, value_parser = humantime::parse_duration)]
+        interval: Option<Duration>,
+        /// Where runs are stored.
+        #[arg(long, value_name = "DIR", default_value = ".halab/runs")]
+        runs_dir: PathBuf,
+    },
     /// Inject one fault, watch port 8000, heal, and judge the switch.
     // The scenario list comes from the catalogue, like everything else a
     // scenario means.
@@ -188,6 +215,7 @@ impl RunArgs {
             switch_within: self.budget,
             interval: self.interval,
             heal: !self.no_heal,
+            params: None,
             strict: self.strict,
         }
     }
@@ -215,6 +243,10 @@ pub struct RunArgs {
     /// Leave the fault in place at the end (default: heal and watch recovery).
     #[arg(long)]
     pub no_heal: bool,
+    /// A scenario option, NAME=VALUE (e.g. `--set loss=0.2`); repeat or
+    /// separate with commas. `halab chaos --help` lists each scenario's.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_delimiter = ',')]
+    pub set: Vec<String>,
     /// Fail a run on any warning (a finding no budget judges, e.g. a split
     /// brain on partition-master), for CI. Stored with the run. Also set by
     /// `strict: true` in the lab file.

@@ -28,6 +28,7 @@ pub mod shipped;
 pub mod spec;
 pub mod store;
 pub mod suggest;
+pub mod sweep;
 pub mod timeline;
 pub mod ui;
 pub mod userconf;

@@ -3,16 +3,17 @@
 //! `verdict::judge(&timeline, &spec)` gives the same verdict today and when
 //! the run is re-judged months later.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::lab::{Budget, Lab, ScenarioName};
-use crate::scenario::Plan;
+use crate::scenario::{Params, Plan};
 
 /// What the command line changes in a run (`--budget`, `--interval`,
-/// `--no-heal`, `--strict`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `--no-heal`, `--strict`, `--set`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choices {
     /// Replaces the switch budget.
     pub switch_within: Option<Duration>,
@@ -20,6 +21,8 @@ pub struct Choices {
     pub interval: Option<Duration>,
     /// Undo the fault at the end of the observation.
     pub heal: bool,
+    /// The scenario's options (`None`: their defaults).
+    pub params: Option<Params>,
     /// Warnings fail the run (also when the lab file says `strict: true`).
     pub strict: bool,
 }
@@ -30,6 +33,7 @@ impl Default for Choices {
             switch_within: None,
             interval: None,
             heal: true,
+            params: None,
             strict: false,
         }
     }
@@ -59,6 +63,9 @@ pub struct RunSpec {
     /// Every node's VIP ownership was watched: a node without a sample makes
     /// the run invalid.
     pub watched_vip: bool,
+    /// The lab settings of a sweep's grid point (`halab sweep --set`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub point: BTreeMap<String, String>,
     /// Warnings (findings no budget judges) fail the run. Stored, so that a
     /// re-judged run is as strict as it was.
     #[serde(default)]
@@ -73,8 +80,17 @@ impl RunSpec {
         if let Some(b) = choices.switch_within {
             budget.switch_within = Some(b);
         }
+        let entry = crate::scenario::get(scenario);
+        let params = choices
+            .params
+            .clone()
+            .unwrap_or_else(|| entry.default_params());
+        // A watch window is the observation (`idle`).
+        if entry.options.iter().any(|o| o.name == "watch") {
+            budget.observe = Some(params.duration("watch"));
+        }
         RunSpec {
-            plan: crate::scenario::get(scenario).plan(lab),
+            plan: entry.plan_with(lab, &params),
             interval: choices.interval.unwrap_or(probe.interval),
             timeout: probe.timeout,
             late_after: probe.late_after,
@@ -83,6 +99,7 @@ impl RunSpec {
             master: lab.master().name.clone(),
             backups: lab.backups().iter().map(|n| n.name.clone()).collect(),
             watched_vip: true,
+            point: BTreeMap::new(),
             strict: choices.strict || lab.spec().strict,
         }
     }
@@ -123,6 +140,7 @@ mod tests {
                 switch_within: Some(Duration::from_secs(3)),
                 interval: Some(Duration::from_millis(50)),
                 heal: false,
+                params: None,
                 strict: false,
             },
         );

@@ -427,6 +427,7 @@ mod v1 {
                 master: p.master.clone(),
                 backups: p.backups.clone(),
                 watched_vip: true,
+                point: Default::default(),
                 strict: false,
             };
             let preempting = spec(true);

@@ -18,6 +18,11 @@ pub fn duration(us: Micros) -> Duration {
     Duration::from_micros(us)
 }
 
+/// The longest a stamped line may take to reach halab and still be placed
+/// at its stamp. Lines arrive within milliseconds even on a loaded machine;
+/// a stamp hours old means the source's clock speaks another time zone.
+pub const STAMP_MAX_LAG: Duration = Duration::from_secs(60);
+
 /// The run's monotonic clock. Every event's time is read from one of these.
 ///
 /// It reads Tokio's clock, which is the system's monotonic clock except in
@@ -47,6 +52,31 @@ impl Clock {
     /// e.g. for a fake engine that records exits as Docker does.
     pub fn wall_at(&self, at: Micros) -> std::time::SystemTime {
         self.wall + duration(at)
+    }
+
+    /// Where to place an event whose source stamped it `wall` (the kernel,
+    /// the engine) and that was read just now: at its own time when that is
+    /// credible, else now. A stamp cannot be later than its reading (a few
+    /// µs of disagreement between the wall and monotonic clocks are cut
+    /// off); one older than [`STAMP_MAX_LAG`] is taken for another time
+    /// zone or clock, not for a slow reader.
+    pub fn stamped(&self, wall: Option<std::time::SystemTime>) -> Micros {
+        let now = self.now();
+        let Some(wall) = wall else { return now };
+        // Before the origin: not this run's, or a wrong clock.
+        if wall < self.wall {
+            return now;
+        }
+        let at = self.from_wall(wall);
+        if at > now {
+            // The future: a zone east of UTC, or the few µs the two clocks
+            // disagree by; either way `now` is the best bound.
+            return now;
+        }
+        if now - at > micros(STAMP_MAX_LAG) {
+            return now;
+        }
+        at
     }
 
     pub fn now(&self) -> Micros {
@@ -183,5 +213,29 @@ impl Timeline {
             EventKind::Heal { .. } => Some(e.at),
             _ => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stamp_is_used_when_credible() {
+        let clock = Clock::start();
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let now = clock.now();
+        assert_eq!(now, 500_000);
+        // Its own time: before its reading.
+        assert_eq!(clock.stamped(Some(clock.wall_at(120_000))), 120_000);
+        assert_eq!(clock.stamped(None), now);
+        // Later than its reading (a zone east of UTC): now.
+        assert_eq!(clock.stamped(Some(clock.wall_at(now + 1))), now);
+        let hours = Duration::from_secs(3 * 3600);
+        assert_eq!(clock.stamped(Some(clock.wall_at(0) + hours)), now);
+        // Before the run, or older than the longest lag: now.
+        assert_eq!(clock.stamped(Some(clock.wall_at(0) - hours)), now);
+        tokio::time::advance(STAMP_MAX_LAG + Duration::from_secs(1)).await;
+        assert_eq!(clock.stamped(Some(clock.wall_at(120_000))), clock.now());
     }
 }

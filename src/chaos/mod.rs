@@ -71,11 +71,14 @@ pub struct RunOptions {
     /// Watch at least this long before the fault.
     pub baseline: Duration,
     pub budget: Budget,
+    /// What is done and expected (the scenario's options applied).
+    pub plan: Plan,
 }
 
 impl RunOptions {
     pub fn for_lab(lab: &Lab, scenario: ScenarioName) -> RunOptions {
         RunOptions {
+            plan: plan(lab, scenario),
             probe_interval: lab.spec().probe.interval,
             probe_timeout: lab.spec().probe.timeout,
             heal: true,
@@ -187,6 +190,14 @@ pub async fn apply(engine: &dyn Engine, action: &Action) -> Result<(), ActionErr
         Action::Pause { container } => Ok(engine.pause(container).await?),
         Action::Unpause { container } => Ok(engine.unpause(container).await?),
         Action::Start { container } => Ok(engine.start(container).await?),
+        Action::UpdateCpu {
+            container,
+            millicpus,
+        } => Ok(engine.update_cpu(container, *millicpus).await?),
+        Action::Wait { duration } => {
+            tokio::time::sleep(*duration).await;
+            Ok(())
+        }
         Action::Exec { container, argv } => {
             let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
             let out = engine.exec(container, &argv).await?;

@@ -25,7 +25,7 @@ mod tests {
     #[test]
     fn master_faults_target_the_master_container() {
         let lab = seed();
-        for s in ScenarioName::ALL {
+        for s in crate::scenario::default_set() {
             if s == ScenarioName::StopBackup {
                 continue;
             }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::phases::{self, Command, End, Input, Rules, State};
-use super::{apply, plan, preflight, watch, ChaosError, Observed, Phase, Progress, RunOptions};
+use super::{apply, preflight, watch, ChaosError, Observed, Phase, Progress, RunOptions};
 use crate::engine::Engine;
 use crate::lab::{Lab, ScenarioName};
 use crate::probe::{Probe, ProbeConfig, ProbeError, ProbeHandle};
@@ -218,7 +218,7 @@ impl Runner {
         interrupt: impl Future<Output = ()>,
         mut on_progress: impl FnMut(Phase, Progress),
     ) -> Result<Observed, ChaosError> {
-        let plan = plan(lab, scenario);
+        let plan = opts.plan.clone();
         let engine = self.engine.clone();
         preflight(engine.as_ref(), lab).await?;
 

@@ -158,9 +158,16 @@ impl World {
             .calls()
             .into_iter()
             .filter(|c| {
-                ["stop ", "start ", "kill ", "pause ", "unpause "]
-                    .iter()
-                    .any(|p| c.starts_with(p))
+                [
+                    "stop ",
+                    "start ",
+                    "kill ",
+                    "pause ",
+                    "unpause ",
+                    "update_cpu ",
+                ]
+                .iter()
+                .any(|p| c.starts_with(p))
             })
             .collect()
     }
@@ -667,6 +674,45 @@ async fn a_lab_that_is_not_up_is_refused_before_anything_starts() {
         .unwrap_err();
     assert!(matches!(err, ChaosError::NotUp { .. }), "{err:?}");
     assert_eq!(w.actions(), Vec::<String>::new());
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_while_a_master_is_starved_lifts_its_cpu_cap() {
+    let w = World::new(CLEAN).await;
+    let m = w.container(&w.master);
+    let (interrupt, watch) = ctrl_c_in(Phase::Observe);
+    let o = run_in(&w, w.runner(), ScenarioName::StarveMaster, interrupt, watch)
+        .await
+        .unwrap();
+    assert!(o.aborted && o.healed);
+    assert_eq!(
+        w.actions(),
+        [format!("update_cpu {m} 20"), format!("update_cpu {m} none")]
+    );
+    assert_eq!(w.fake.container(&m).unwrap().millicpus, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failover_storm_stops_and_starts_the_master_count_times_then_starts_it() {
+    let w = World::new(CLEAN).await;
+    let m = w.container(&w.master);
+    let o = run_in(
+        &w,
+        w.runner(),
+        ScenarioName::FailoverStorm,
+        never(),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    let cycle = [format!("stop {m}"), format!("start {m}")];
+    let mut want: Vec<String> = cycle.iter().cycle().take(6).cloned().collect();
+    want.push(format!("start {m}"));
+    assert_eq!(w.actions(), want);
+    // Each wait of the default 1 s period is in the timeline.
+    let waits = faults(&o).iter().filter(|(_, a)| *a == "wait 1s").count();
+    assert_eq!(waits, 6);
+    assert!(o.healed);
 }
 
 #[tokio::test(start_paused = true)]

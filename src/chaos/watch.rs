@@ -1,11 +1,18 @@
 //! Watchers beside the probe: which nodes hold the VIP, and keepalived's
 //! state, each as events on the run's clock.
 //!
-//! VIP ownership is streamed from `ip -o monitor address` inside each node
-//! (an event the moment the kernel adds or drops the address) rather than
-//! polled with `docker exec`, which costs tens of milliseconds a sample
-//! here. A snapshot (`ip -o addr show`) after each (re)attach gives the
-//! starting value. keepalived's transitions come from its own log lines.
+//! VIP ownership is streamed from `ip -ts -o monitor address` inside each
+//! node (an event the moment the kernel adds or drops the address) rather
+//! than polled with `docker exec`, which costs tens of milliseconds a
+//! sample here. A snapshot (`ip -o addr show`) after each (re)attach gives
+//! the starting value. keepalived's transitions come from its own log
+//! lines, read with the engine's stamps.
+//!
+//! Events are placed at the time their source stamped on them (the
+//! monitor's µs wall clock, the engine's time of the log write), mapped
+//! onto the run's clock, not when their line reached halab: lines come
+//! through `docker exec`/`docker logs` tens of ms late, enough to put the
+//! effect (clients see the backup) before its cause (VRRP moved).
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -25,7 +32,7 @@ const RETRY: Duration = Duration::from_millis(50);
 
 // Node output is read by `observe`, once for the whole crate; these are
 // the names chaos has always used for it.
-pub use crate::observe::{vip_change, vrrp_state};
+pub use crate::observe::{vip_change, vip_change_at, vrrp_state, vrrp_state_at};
 
 /// The state of container `name`, `None` when it does not exist.
 pub async fn state(engine: &dyn Engine, name: &str) -> Result<Option<ContainerState>, EngineError> {
@@ -122,8 +129,8 @@ pub async fn watch_vip(
         }
         while let Some(line) = lines.next().await {
             let Ok(line) = line else { break };
-            if let Some(now) = vip_change(&line, vip) {
-                set(now, &mut holds);
+            if let Some((now, stamp)) = vip_change_at(&line, vip) {
+                set_at(now, &mut holds, Some(clock.stamped(stamp)));
             }
         }
         // The stream ended: the container stopped, or the watcher was cut.
@@ -148,23 +155,148 @@ pub async fn watch_vrrp(
             continue;
         }
         // `tail 0`: only lines written from now on.
-        let Ok(mut lines) = engine.logs(&container, Some(0), true).await else {
+        let Ok(mut lines) = engine.logs_stamped(&container, Some(0), true).await else {
             tokio::time::sleep(RETRY).await;
             continue;
         };
         while let Some(line) = lines.next().await {
             let Ok(line) = line else { break };
-            if let Some(state) = vrrp_state(&line) {
-                send(
-                    &tx,
-                    &clock,
-                    EventKind::Vrrp {
+            if let Some((state, stamp)) = vrrp_state_at(&line) {
+                let _ = tx.send(Event {
+                    at: clock.stamped(stamp),
+                    kind: EventKind::Vrrp {
                         node: node.clone(),
                         state,
                     },
-                );
+                });
             }
         }
         tokio::time::sleep(RETRY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::engine::{ContainerSpec, FakeEngine, Labels};
+    use crate::timeline::{Micros, VrrpState};
+
+    const MS: Micros = 1000;
+    const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 4);
+
+    /// A running container `a` on a fake engine that holds streams open and
+    /// records on `clock`.
+    async fn node(clock: Clock) -> Arc<FakeEngine> {
+        let e = Arc::new(FakeEngine::new());
+        e.use_clock(clock);
+        e.hold_streams();
+        e.add_image("img", Labels::new());
+        e.add_network("net", "10.0.0.0/24".parse().unwrap(), Labels::new());
+        e.create_container(&ContainerSpec {
+            name: "a".into(),
+            image: "img".into(),
+            env: BTreeMap::new(),
+            labels: Labels::new(),
+            network: "net".into(),
+            ip: None,
+            cap_add: vec![],
+            publish: None,
+        })
+        .await
+        .unwrap();
+        e.start("a").await.unwrap();
+        e
+    }
+
+    /// `ip -ts -o monitor address` as printed at `at` on `clock`.
+    fn monitor_line(clock: &Clock, at: Micros, deleted: bool) -> String {
+        let stamp = humantime::format_rfc3339_micros(clock.wall_at(at)).to_string();
+        format!(
+            "[{}] {}2: eth0    inet {VIP}/32 scope global eth0",
+            stamp.trim_end_matches('Z'),
+            if deleted { "Deleted " } else { "" }
+        )
+    }
+
+    fn at_of(events: &[Event], f: impl Fn(&EventKind) -> bool) -> Vec<Micros> {
+        events.iter().filter(|e| f(&e.kind)).map(|e| e.at).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_vip_change_is_placed_at_the_monitor_s_stamp_not_its_arrival() {
+        let clock = Clock::start();
+        let e = node(clock).await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(watch_vip(
+            e.clone(),
+            "a".into(),
+            "n".into(),
+            "eth0".into(),
+            VIP,
+            clock,
+            tx,
+        ));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Added at +40 ms, read at +100 ms (a slow exec stream).
+        tokio::time::sleep(Duration::from_millis(90)).await;
+        e.exec_line("a", &monitor_line(&clock, 40 * MS, false));
+        // A stamp from another zone (hours off) falls back to its arrival.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let wrong = format!("[2000-01-01T00:00:00.000001] Deleted 2: eth0    inet {VIP}/32");
+        e.exec_line("a", &wrong);
+        // Unstamped: at its arrival.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        e.exec_line("a", &format!("2: eth0    inet {VIP}/32 scope global eth0"));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        task.abort();
+        let mut events = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            events.push(ev);
+        }
+        let vip = |holds: bool| {
+            at_of(
+                &events,
+                move |k| matches!(k, EventKind::Vip { holds: h, .. } if *h == holds),
+            )
+        };
+        // The snapshot (empty) said "not held" at attach; then the changes.
+        // The stamp has µs, the run's origin ns: 1 µs of rounding.
+        let added = vip(true);
+        assert_eq!(added.len(), 2, "{events:?}");
+        assert!(added[0].abs_diff(40 * MS) <= 1, "{events:?}");
+        assert_eq!(added[1], 300 * MS, "{events:?}");
+        assert_eq!(vip(false).len(), 2, "{events:?}");
+        assert_eq!(vip(false)[1], 200 * MS, "{events:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_keepalived_transition_is_placed_at_the_engine_s_stamp() {
+        let clock = Clock::start();
+        let e = node(clock).await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(watch_vrrp(e.clone(), "a".into(), "n".into(), clock, tx));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Written at +60 ms, reaching the follower only now.
+        e.log_line_at(
+            "a",
+            "Fri Nov 27 10:32:50 2026: (VI_1) Entering MASTER STATE",
+            clock.wall_at(60 * MS),
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        task.abort();
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(
+            ev,
+            Event {
+                at: 60 * MS,
+                kind: EventKind::Vrrp {
+                    node: "n".into(),
+                    state: VrrpState::Master
+                }
+            }
+        );
+        assert!(rx.try_recv().is_err());
     }
 }

@@ -13,8 +13,9 @@ use async_trait::async_trait;
 use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerSummaryStateEnum, EndpointIpamConfig, EndpointSettings,
-    HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig, PortBinding,
+    ContainerCreateBody, ContainerSummaryStateEnum, ContainerUpdateBody, EndpointIpamConfig,
+    EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig,
+    PortBinding,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -293,6 +294,34 @@ impl Drop for KillOnDrop {
 }
 
 impl DockerEngine {
+    /// `logs`, with the engine's time in front of each line when `timestamps`.
+    fn read_logs(
+        &self,
+        name: &str,
+        tail: Option<usize>,
+        follow: bool,
+        timestamps: bool,
+    ) -> Result<LineStream, EngineError> {
+        let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
+        let opts = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .follow(follow)
+            .tail(&tail)
+            .timestamps(timestamps)
+            .build();
+        let container = name.to_string();
+        let stream = self
+            .docker
+            .logs(name, Some(opts))
+            .map_ok(log_bytes)
+            .map_err(move |e| EngineError::Logs {
+                container: container.clone(),
+                source: failure(e),
+            });
+        Ok(super::split_lines(stream))
+    }
+
     async fn start_attached(
         &self,
         name: &str,
@@ -543,6 +572,30 @@ impl Engine for DockerEngine {
             })
     }
 
+    async fn update_cpu(&self, name: &str, millicpus: Option<u32>) -> Result<(), EngineError> {
+        // Quota and period, not NanoCpus: the engine refuses to lift a
+        // NanoCpus cap (`--cpus 0` leaves it, and a quota then conflicts),
+        // while a quota of -1 is cgroup v1's "no cap" (measured, Docker 20.10).
+        const PERIOD_US: i64 = 100_000;
+        let quota = match millicpus {
+            // The kernel's smallest quota is 1 ms.
+            Some(m) => (i64::from(m) * PERIOD_US / 1000).max(1000),
+            None => -1,
+        };
+        let body = ContainerUpdateBody {
+            cpu_period: Some(PERIOD_US),
+            cpu_quota: Some(quota),
+            ..Default::default()
+        };
+        self.docker
+            .update_container(name, body)
+            .await
+            .map_err(|e| EngineError::UpdateCpu {
+                container: name.to_string(),
+                source: failure(e),
+            })
+    }
+
     async fn remove(&self, name: &str, force: bool) -> Result<(), EngineError> {
         let opts = RemoveContainerOptionsBuilder::new().force(force).build();
         self.docker
@@ -636,23 +689,16 @@ impl Engine for DockerEngine {
         tail: Option<usize>,
         follow: bool,
     ) -> Result<LineStream, EngineError> {
-        let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
-        let opts = LogsOptionsBuilder::new()
-            .stdout(true)
-            .stderr(true)
-            .follow(follow)
-            .tail(&tail)
-            .build();
-        let container = name.to_string();
-        let stream = self
-            .docker
-            .logs(name, Some(opts))
-            .map_ok(log_bytes)
-            .map_err(move |e| EngineError::Logs {
-                container: container.clone(),
-                source: failure(e),
-            });
-        Ok(super::split_lines(stream))
+        self.read_logs(name, tail, follow, false)
+    }
+
+    async fn logs_stamped(
+        &self,
+        name: &str,
+        tail: Option<usize>,
+        follow: bool,
+    ) -> Result<LineStream, EngineError> {
+        self.read_logs(name, tail, follow, true)
     }
 
     async fn image(&self, tag: &str) -> Result<Option<ImageInfo>, EngineError> {

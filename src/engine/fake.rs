@@ -41,6 +41,8 @@ pub struct FakeContainer {
     pub id: String,
     pub spec: ContainerSpec,
     pub state: ContainerState,
+    /// The CPU cap `update_cpu` set (`None`: none).
+    pub millicpus: Option<u32>,
 }
 
 #[derive(Default)]
@@ -50,7 +52,8 @@ struct State {
     images: BTreeMap<String, ImageInfo>,
     calls: Vec<String>,
     failing: Vec<(String, Failure)>,
-    logs: BTreeMap<String, Vec<String>>,
+    /// Each container's log: (when it was written, the line).
+    logs: BTreeMap<String, Vec<(SystemTime, String)>>,
     builds: Vec<(String, Vec<u8>)>,
     next_id: u64,
     /// `hold_streams` was called.
@@ -67,6 +70,8 @@ struct State {
 /// One open stream of a container.
 struct Live {
     kind: StreamKind,
+    /// A `logs_stamped` stream: lines carry their time in front.
+    stamped: bool,
     tx: mpsc::UnboundedSender<Result<String, EngineError>>,
 }
 
@@ -150,15 +155,31 @@ impl FakeEngine {
     }
 
     /// A line in `container`'s log, also sent on its followed `logs` streams.
+    /// Written now: on the run's clock with [`FakeEngine::use_clock`].
     pub fn log_line(&self, container: &str, line: &str) {
+        let at = self.state.lock().unwrap().wall_now();
+        self.log_line_at(container, line, at);
+    }
+
+    /// [`FakeEngine::log_line`] as written at `at` (which a stamped stream
+    /// carries, however late it is read).
+    pub fn log_line_at(&self, container: &str, line: &str, at: SystemTime) {
         self.state
             .lock()
             .unwrap()
             .logs
             .entry(container.to_string())
             .or_default()
-            .push(line.to_string());
-        self.send_live(container, StreamKind::Logs, line);
+            .push((at, line.to_string()));
+        let stamped = stamp(at, line);
+        let mut s = self.state.lock().unwrap();
+        if let Some(streams) = s.live.get_mut(container) {
+            // A stream whose reader is gone is forgotten.
+            streams.retain(|l| {
+                let line = if l.stamped { &stamped } else { line };
+                l.kind != StreamKind::Logs || l.tx.send(Ok(line.to_string())).is_ok()
+            });
+        }
     }
 
     fn send_live(&self, container: &str, kind: StreamKind, line: &str) {
@@ -203,9 +224,11 @@ impl FakeEngine {
     }
 
     pub fn set_logs(&self, container: &str, lines: &[&str]) {
-        self.state.lock().unwrap().logs.insert(
+        let mut s = self.state.lock().unwrap();
+        let at = s.wall_now();
+        s.logs.insert(
             container.to_string(),
-            lines.iter().map(|s| s.to_string()).collect(),
+            lines.iter().map(|l| (at, l.to_string())).collect(),
         );
     }
 
@@ -310,7 +333,7 @@ impl FakeEngine {
         if to == ContainerState::Exited {
             // Its processes are gone: so are its exec and log streams.
             s.live.remove(name);
-            let at = s.clock.map_or_else(SystemTime::now, |c| c.wall_at(c.now()));
+            let at = s.wall_now();
             s.finished.insert(name.to_string(), at);
         }
         Ok(())
@@ -319,6 +342,16 @@ impl FakeEngine {
     /// `lines`, then (with `hold_streams`) whatever is written to
     /// `container`'s streams of `kind` until it stops.
     fn stream(&self, container: &str, kind: StreamKind, lines: Vec<String>) -> LineStream {
+        self.open(container, kind, false, lines)
+    }
+
+    fn open(
+        &self,
+        container: &str,
+        kind: StreamKind,
+        stamped: bool,
+        lines: Vec<String>,
+    ) -> LineStream {
         let first = futures_util::stream::iter(lines.into_iter().map(Ok));
         let mut s = self.state.lock().unwrap();
         if !s.hold {
@@ -328,11 +361,63 @@ impl FakeEngine {
         s.live
             .entry(container.to_string())
             .or_default()
-            .push(Live { kind, tx });
+            .push(Live { kind, stamped, tx });
         let rest = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|line| (line, rx))
         });
         first.chain(rest).boxed()
+    }
+}
+
+impl State {
+    /// The wall-clock now as Docker would record it: on the run's clock
+    /// when one is in use (paused tests), so that mapping back is exact.
+    fn wall_now(&self) -> SystemTime {
+        self.clock
+            .map_or_else(SystemTime::now, |c| c.wall_at(c.now()))
+    }
+}
+
+/// A log line as `docker logs -t` prints it.
+fn stamp(at: SystemTime, line: &str) -> String {
+    format!("{} {line}", humantime::format_rfc3339_nanos(at))
+}
+
+impl FakeEngine {
+    fn read_logs(
+        &self,
+        name: &str,
+        tail: Option<usize>,
+        follow: bool,
+        stamped: bool,
+    ) -> Result<LineStream, EngineError> {
+        let err = |source| EngineError::Logs {
+            container: name.to_string(),
+            source,
+        };
+        self.record(format!("logs {name}")).map_err(err)?;
+        if self.container(name).is_none() {
+            return Err(err(not_found(name)));
+        }
+        let lines = self
+            .state
+            .lock()
+            .unwrap()
+            .logs
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
+        let lines: Vec<String> = lines
+            .into_iter()
+            .skip(skip)
+            .map(|(at, l)| if stamped { stamp(at, &l) } else { l })
+            .collect();
+        Ok(if follow {
+            self.open(name, StreamKind::Logs, stamped, lines)
+        } else {
+            futures_util::stream::iter(lines.into_iter().map(Ok)).boxed()
+        })
     }
 }
 
@@ -433,6 +518,7 @@ impl Engine for FakeEngine {
                 id: id.clone(),
                 spec: spec.clone(),
                 state: ContainerState::Created,
+                millicpus: None,
             },
         );
         Ok(id)
@@ -494,6 +580,25 @@ impl Engine for FakeEngine {
         self.call(format!("unpause {name}")).await.map_err(err)?;
         self.set(name, &[ContainerState::Paused], ContainerState::Running)
             .map_err(err)
+    }
+
+    async fn update_cpu(&self, name: &str, millicpus: Option<u32>) -> Result<(), EngineError> {
+        let err = |source| EngineError::UpdateCpu {
+            container: name.to_string(),
+            source,
+        };
+        let shown = millicpus.map_or("none".to_string(), |m| m.to_string());
+        self.call(format!("update_cpu {name} {shown}"))
+            .await
+            .map_err(err)?;
+        let mut s = self.state.lock().unwrap();
+        match s.containers.get_mut(name) {
+            Some(c) => {
+                c.millicpus = millicpus;
+                Ok(())
+            }
+            None => Err(err(not_found(name))),
+        }
     }
 
     async fn remove(&self, name: &str, force: bool) -> Result<(), EngineError> {
@@ -563,29 +668,16 @@ impl Engine for FakeEngine {
         tail: Option<usize>,
         follow: bool,
     ) -> Result<LineStream, EngineError> {
-        let err = |source| EngineError::Logs {
-            container: name.to_string(),
-            source,
-        };
-        self.record(format!("logs {name}")).map_err(err)?;
-        if self.container(name).is_none() {
-            return Err(err(not_found(name)));
-        }
-        let lines = self
-            .state
-            .lock()
-            .unwrap()
-            .logs
-            .get(name)
-            .cloned()
-            .unwrap_or_default();
-        let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
-        let lines = lines.into_iter().skip(skip).collect();
-        Ok(if follow {
-            self.stream(name, StreamKind::Logs, lines)
-        } else {
-            futures_util::stream::iter(lines.into_iter().map(Ok)).boxed()
-        })
+        self.read_logs(name, tail, follow, false)
+    }
+
+    async fn logs_stamped(
+        &self,
+        name: &str,
+        tail: Option<usize>,
+        follow: bool,
+    ) -> Result<LineStream, EngineError> {
+        self.read_logs(name, tail, follow, true)
     }
 
     async fn image(&self, tag: &str) -> Result<Option<ImageInfo>, EngineError> {

@@ -226,6 +226,8 @@ pub enum EngineError {
     Pause { container: String, source: Failure },
     #[error("cannot unpause container `{container}`: {source}")]
     Unpause { container: String, source: Failure },
+    #[error("cannot change the CPU quota of container `{container}`: {source}")]
+    UpdateCpu { container: String, source: Failure },
     #[error("cannot remove container `{container}`: {source}")]
     Remove { container: String, source: Failure },
     #[error("cannot run `{command}` in container `{container}`: {source}")]
@@ -294,6 +296,7 @@ impl EngineError {
             | Kill { source, .. }
             | Pause { source, .. }
             | Unpause { source, .. }
+            | UpdateCpu { source, .. }
             | Remove { source, .. }
             | Exec { source, .. }
             | Logs { source, .. }
@@ -341,6 +344,9 @@ pub trait Engine: Send + Sync {
     async fn kill(&self, name: &str, signal: &str) -> Result<(), EngineError>;
     async fn pause(&self, name: &str) -> Result<(), EngineError>;
     async fn unpause(&self, name: &str) -> Result<(), EngineError>;
+    /// Cap the container's CPU at `millicpus` thousandths of one core (a
+    /// CFS quota per 100 ms period), or lift the cap (`None`).
+    async fn update_cpu(&self, name: &str, millicpus: Option<u32>) -> Result<(), EngineError>;
     async fn remove(&self, name: &str, force: bool) -> Result<(), EngineError>;
 
     /// Run `argv` in a running container and wait for it.
@@ -351,6 +357,16 @@ pub trait Engine: Send + Sync {
     /// The container's output, line by line: the last `tail` lines (all when
     /// `None`), then new ones as they come when `follow`.
     async fn logs(
+        &self,
+        name: &str,
+        tail: Option<usize>,
+        follow: bool,
+    ) -> Result<LineStream, EngineError>;
+    /// [`Engine::logs`] with each line prefixed by the engine's time of its
+    /// write and a space, as `docker logs -t` prints it
+    /// (`2026-11-27T10:32:50.603316002Z text`): the line's own time,
+    /// whenever it is read.
+    async fn logs_stamped(
         &self,
         name: &str,
         tail: Option<usize>,

@@ -439,10 +439,18 @@ pub enum ScenarioName {
     KillKeepalived,
     StopBackup,
     Failback,
+    VrrpLoss,
+    ClientLoss,
+    StarveMaster,
+    LinkFlap,
+    FailoverStorm,
+    Delay,
+    Jitter,
+    Idle,
 }
 
 impl ScenarioName {
-    pub const ALL: [ScenarioName; 8] = [
+    pub const ALL: [ScenarioName; 16] = [
         ScenarioName::StopMaster,
         ScenarioName::KillMaster,
         ScenarioName::PauseMaster,
@@ -451,6 +459,14 @@ impl ScenarioName {
         ScenarioName::KillKeepalived,
         ScenarioName::StopBackup,
         ScenarioName::Failback,
+        ScenarioName::VrrpLoss,
+        ScenarioName::ClientLoss,
+        ScenarioName::StarveMaster,
+        ScenarioName::LinkFlap,
+        ScenarioName::FailoverStorm,
+        ScenarioName::Delay,
+        ScenarioName::Jitter,
+        ScenarioName::Idle,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -463,6 +479,14 @@ impl ScenarioName {
             ScenarioName::KillKeepalived => "kill-keepalived",
             ScenarioName::StopBackup => "stop-backup",
             ScenarioName::Failback => "failback",
+            ScenarioName::VrrpLoss => "vrrp-loss",
+            ScenarioName::ClientLoss => "client-loss",
+            ScenarioName::StarveMaster => "starve-master",
+            ScenarioName::LinkFlap => "link-flap",
+            ScenarioName::FailoverStorm => "failover-storm",
+            ScenarioName::Delay => "delay",
+            ScenarioName::Jitter => "jitter",
+            ScenarioName::Idle => "idle",
         }
     }
 }

@@ -7,6 +7,7 @@
 //! with `-ts` a `[timestamp]` in front of everything.
 
 use std::net::Ipv4Addr;
+use std::time::SystemTime;
 
 use ipnet::Ipv4Net;
 
@@ -50,6 +51,14 @@ impl AddrLine {
         })
     }
 
+    /// When the monitor saw the change: `ip -ts` prints the wall clock at
+    /// µs with no zone, in the node's local time (UTC in halab's nodes,
+    /// whose kernel clock is the host's). `None` without a stamp or with
+    /// one that is not a time.
+    pub fn time(&self) -> Option<SystemTime> {
+        humantime::parse_rfc3339_weak(self.stamp.as_deref()?).ok()
+    }
+
     /// What this line says about `vip`: `Some(true)` it is there (added),
     /// `Some(false)` it went away, `None` the line is about another address.
     pub fn vip(&self, vip: Ipv4Addr) -> Option<bool> {
@@ -61,6 +70,13 @@ impl AddrLine {
 /// about `vip` (see [`AddrLine::vip`]).
 pub fn vip_change(line: &str, vip: Ipv4Addr) -> Option<bool> {
     AddrLine::parse(line)?.vip(vip)
+}
+
+/// What one line of `ip -ts -o monitor address` says about `vip`, with
+/// the time the monitor stamped on it (see [`AddrLine::time`]).
+pub fn vip_change_at(line: &str, vip: Ipv4Addr) -> Option<(bool, Option<SystemTime>)> {
+    let a = AddrLine::parse(line)?;
+    Some((a.vip(vip)?, a.time()))
 }
 
 /// Whether the output of `ip -4 -o addr show` lists `vip`.
@@ -115,6 +131,29 @@ mod tests {
         assert_eq!(a.vip(VIP), Some(true));
         let gone = AddrLine::parse(&format!("[2026-11-27T10:34:56.000001] {DELETED}")).unwrap();
         assert_eq!(gone.vip(VIP), Some(false));
+    }
+
+    #[test]
+    fn the_stamp_is_the_wall_clock_at_microseconds() {
+        let at = |s: &str| humantime::parse_rfc3339(s).unwrap();
+        // Printed by `ip -ts -o monitor address dev eth0` in a seed node.
+        let line = "[2026-11-27T10:33:02.950266] 11: eth0    inet 10.99.200.200/32 scope global eth0\\       valid_lft forever preferred_lft forever";
+        assert_eq!(
+            vip_change_at(line, "10.99.200.200".parse().unwrap()),
+            Some((true, Some(at("2026-11-27T10:33:02.950266Z"))))
+        );
+        let gone = format!("[2026-11-27T10:34:56.000001] {DELETED}");
+        assert_eq!(
+            vip_change_at(&gone, VIP),
+            Some((false, Some(at("2026-11-27T10:34:56.000001Z"))))
+        );
+        // No stamp, or one that is no time: the change without a time.
+        assert_eq!(vip_change_at(ADDED, VIP), Some((true, None)));
+        assert_eq!(
+            vip_change_at(&format!("[yesterday] {ADDED}"), VIP),
+            Some((true, None))
+        );
+        assert_eq!(vip_change_at(line, VIP), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::SystemTime;
 
 use crate::timeline::VrrpState;
 
@@ -137,6 +138,25 @@ pub fn vrrp_state(line: &str) -> Option<VrrpState> {
     }
 }
 
+/// A line as read with the engine's stamps (`docker logs -t`,
+/// [`Engine::logs_stamped`](crate::engine::Engine::logs_stamped)), e.g.
+/// `2026-11-27T10:32:50.603316002Z Fri Nov 27 10:32:50 2026: (VI_1)
+/// Entering MASTER STATE` → (the engine's time of the write, the rest).
+/// keepalived's own stamp has whole seconds only; the engine's is when the
+/// line left keepalived's stdout. A line with no such stamp is all text.
+pub fn engine_stamp(line: &str) -> (Option<SystemTime>, &str) {
+    line.split_once(' ')
+        .and_then(|(first, rest)| Some((humantime::parse_rfc3339(first).ok()?, rest)))
+        .map_or((None, line), |(t, rest)| (Some(t), rest))
+}
+
+/// The state keepalived entered according to a stamped `line` (see
+/// [`engine_stamp`]) and when the engine received the line.
+pub fn vrrp_state_at(line: &str) -> Option<(VrrpState, Option<SystemTime>)> {
+    let (at, text) = engine_stamp(line);
+    Some((vrrp_state(text)?, at))
+}
+
 /// The last state keepalived entered in `lines` (a log, oldest first).
 pub fn last_state(lines: &[String]) -> Option<VrrpState> {
     lines.iter().rev().find_map(|l| vrrp_state(l))
@@ -240,6 +260,30 @@ mod tests {
         assert_eq!(last_state(&log[..3]), Some(VrrpState::Backup));
         assert_eq!(last_state(&log[..2]), None);
         assert_eq!(telling(&log), vec![START[1], START[2], START[5]]);
+    }
+
+    #[test]
+    fn the_engine_s_stamp_is_read_to_the_nanosecond() {
+        // `docker logs -t` of a seed node as it took over.
+        let line =
+            "2026-11-27T10:32:50.603316002Z Fri Nov 27 10:32:50 2026: (VI_1) Entering MASTER STATE";
+        let at = humantime::parse_rfc3339("2026-11-27T10:32:50.603316002Z").unwrap();
+        assert_eq!(
+            engine_stamp(line),
+            (
+                Some(at),
+                "Fri Nov 27 10:32:50 2026: (VI_1) Entering MASTER STATE"
+            )
+        );
+        assert_eq!(vrrp_state_at(line), Some((VrrpState::Master, Some(at))));
+        // Unstamped (plain `logs`): the state, no time.
+        assert_eq!(vrrp_state_at(START[2]), Some((VrrpState::Backup, None)));
+        assert_eq!(engine_stamp(START[2]), (None, START[2]));
+        let told = "2026-11-27T10:32:50.603316002Z Fri Nov 27 10:32:50 2026: (VI_1) Receive advertisement timeout";
+        assert_eq!(vrrp_state_at(told), None);
+        for odd in ["", " ", "2026-11-27T10:32:50Z", "2026-13-45T99:00:00Z x"] {
+            assert_eq!(engine_stamp(odd), (None, odd), "{odd:?}");
+        }
     }
 
     #[test]

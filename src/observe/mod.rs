@@ -24,9 +24,11 @@ use crate::engine::{lab_selector, ContainerInfo, ContainerState, Engine, EngineE
 use crate::lab::Lab;
 use crate::timeline::VrrpState;
 
-pub use addr::{lists_vip, vip_change, AddrLine};
+pub use addr::{lists_vip, vip_change, vip_change_at, AddrLine};
 pub use dump::{InstanceData, InstanceStats};
-pub use keepalived::{last_state, meaning, telling, vrrp_state, LogLine, Said};
+pub use keepalived::{
+    engine_stamp, last_state, meaning, telling, vrrp_state, vrrp_state_at, LogLine, Said,
+};
 pub use port::{fetch, url, ProxyAnswer};
 #[cfg(test)]
 pub(crate) use steady::look_output;
@@ -44,10 +46,11 @@ pub fn addr_show(interface: &str) -> [&str; 7] {
     ["ip", "-4", "-o", "addr", "show", "dev", interface]
 }
 
-/// `ip -o monitor address dev <interface>`: every address added or
-/// removed from now on, one line each (see [`AddrLine`]).
-pub fn addr_monitor(interface: &str) -> [&str; 6] {
-    ["ip", "-o", "monitor", "address", "dev", interface]
+/// `ip -ts -o monitor address dev <interface>`: every address added or
+/// removed from now on, one line each, stamped with the time the monitor
+/// saw it (see [`AddrLine`]).
+pub fn addr_monitor(interface: &str) -> [&str; 7] {
+    ["ip", "-ts", "-o", "monitor", "address", "dev", interface]
 }
 
 /// Whether `container` has the lab's VIP on the lab's interface.

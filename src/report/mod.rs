@@ -4,6 +4,7 @@
 //! and, for the HTML timeline, from its stored `Timeline`. So `halab report`
 //! gives the same page for a run of last month as on the day it ran.
 
+pub mod curve;
 mod html;
 mod json;
 mod junit;
@@ -110,12 +111,26 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// Any format, by value.
 pub fn render(format: Format, runs: &[RunRecord]) -> Result<String, ReportError> {
     Ok(match format {
-        Format::Table => table(runs),
+        Format::Table => with_curves(table(runs), curve::table(runs)),
         Format::Json => json(runs),
         Format::Junit => junit(runs)?,
-        Format::Markdown => markdown(runs),
-        Format::Html => html(runs)?,
+        Format::Markdown => with_curves(markdown(runs), curve::markdown(runs)),
+        Format::Html => {
+            let page = html(runs)?;
+            match (curve::html(runs), page.rfind("</body>")) {
+                (Some(section), Some(at)) => format!("{}{section}{}", &page[..at], &page[at..]),
+                _ => page,
+            }
+        }
     })
+}
+
+/// A report, then the failover curves of the sweeps among its runs.
+fn with_curves(report: String, curves: Option<String>) -> String {
+    match curves {
+        Some(c) => format!("{}\n\n{c}", report.trim_end()),
+        None => report,
+    }
 }
 
 // Cells shared by the table, Markdown and HTML summaries.

@@ -10,6 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// The runs a `halab` command says it stored (`stored PATH` on stderr,
+/// relative to `dir`), read back.
+pub fn stored_runs(dir: &Path, out: &Out) -> Vec<halab::store::RunRecord> {
+    out.stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("stored "))
+        .map(|p| halab::store::read_record(&dir.join(p.trim())).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
 /// The binary under test.
 pub fn halab_bin() -> &'static str {
     env!("CARGO_BIN_EXE_halab")
@@ -193,6 +203,11 @@ impl Drop for Lab {
         if !std::thread::panicking() {
             let n = assert_runs_rejudge(&self.runs_dir());
             eprintln!("lab `{}`: {n} stored runs re-judged as stored", self.name);
+            let n = assert_runs_causal(&self.runs_dir());
+            eprintln!(
+                "lab `{}`: {n} stored runs put the cause before the effect",
+                self.name
+            );
         }
     }
 }
@@ -211,6 +226,33 @@ pub fn assert_runs_rejudge(dir: &Path) -> usize {
             r.id
         );
     }
+    runs.len()
+}
+
+/// Every run stored in `dir` has its events in causal order, as they are
+/// stamped at their source: VRRP moved no later than clients saw it, and
+/// no stop-master run (a clean handover) shows two owners of the VIP. How
+/// many runs there were.
+pub fn assert_runs_causal(dir: &Path) -> usize {
+    let store = halab::store::Store::at(dir);
+    let runs = store.list().unwrap_or_else(|e| panic!("{e}"));
+    let mut wrong = Vec::new();
+    for run in &runs {
+        let r = halab::store::read_record(&run.path).unwrap_or_else(|e| panic!("{e}"));
+        let m = &r.verdict.metrics;
+        if let (Some(vrrp), Some(seen)) = (m.vrrp_takeover, m.switch) {
+            if vrrp > seen as i64 {
+                wrong.push(format!("run {}: {}", r.id, m.story()));
+            }
+        }
+        if r.scenario == halab::lab::ScenarioName::StopMaster && !m.dual_owner.is_empty() {
+            wrong.push(format!(
+                "run {}: stop-master with dual ownership {:?}",
+                r.id, m.dual_owner
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     runs.len()
 }
 
