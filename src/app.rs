@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::chaos::{self, Phase, RunOptions};
 use crate::cli::{Cli, Command, DataFormat, ImageCommand, LabArgs, ReportArgs, RunArgs};
@@ -101,7 +101,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             lab,
             timeout,
             no_wait,
-        } => block_on(up_cmd(&lab, timeout, !no_wait, quiet)),
+            no_lint,
+        } => block_on(up_cmd(&lab, timeout, !no_wait, quiet, !no_lint)),
+        Command::Lint { lab, format } => block_on(lint_cmd(&lab, format)),
+        Command::Import(opts) => import_cmd(&opts),
         Command::Down { lab, images } => block_on(down_cmd(&lab, images)),
         Command::Status { lab, format, json } => {
             let format = if json { DataFormat::Json } else { format };
@@ -330,9 +333,18 @@ async fn image_build_cmd(args: &LabArgs, force: bool, quiet: bool) -> Result<Out
     Ok(Outcome::Success)
 }
 
-async fn up_cmd(args: &LabArgs, timeout: Duration, wait: bool, quiet: bool) -> Result<Outcome> {
+async fn up_cmd(
+    args: &LabArgs,
+    timeout: Duration,
+    wait: bool,
+    quiet: bool,
+    lint: bool,
+) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
+    if lint {
+        lint_gate(&lab, &rendered)?;
+    }
     // The rendered files stay on disk too: they are a working compose project.
     // `.halab/<lab>/` is halab's own folder, also when an older halab wrote
     // it without the marker.
@@ -422,6 +434,23 @@ async fn sweep_left_rules(
     Ok(())
 }
 
+/// `up` refuses a lab whose configs have lint errors (warnings are shown).
+fn lint_gate(lab: &Lab, rendered: &render::Rendered) -> Result<()> {
+    let findings = crate::lint::lab(lab, rendered, &default_out(lab))?;
+    let (errors, _) = crate::lint::counts(&findings);
+    if !findings.is_empty() {
+        eprint!("{}", crate::lint::text(&findings));
+    }
+    if errors > 0 {
+        bail!(
+            "lint found {errors} error{} in the configs of lab `{}` (listed above): not started\n  fix: correct them (`halab import --fix` writes corrected copies of an imported project), or pass `--no-lint` to start it anyway",
+            if errors == 1 { "" } else { "s" },
+            lab.name()
+        );
+    }
+    Ok(())
+}
+
 /// After Ctrl-C stopped an `up` (its future dropped mid-call): removes
 /// what it made when the lab was new, and says what is left either way.
 async fn interrupted_up(engine: &dyn Engine, name: &str, fresh: bool) -> CommandError {
@@ -441,6 +470,121 @@ async fn interrupted_up(engine: &dyn Engine, name: &str, fresh: bool) -> Command
             removed: [r.containers, r.networks].concat(),
         },
         _ => CommandError::InterruptedLeft { lab: name.into() },
+    }
+}
+
+async fn lint_cmd(args: &LabArgs, format: crate::cli::LintFormat) -> Result<Outcome> {
+    let lab = load_lab(args)?;
+    let rendered = render::render(&lab, args.templates.as_deref())?;
+    let findings = crate::lint::lab(&lab, &rendered, &default_out(&lab))?;
+    // The daemons' own checks, where an engine and the base image are there.
+    let (daemon, skipped) = match DockerEngine::connect().await {
+        Err(e) => (None, Some(e.to_string())),
+        Ok(engine) => match checks::check_rendered(&engine, &lab, &rendered).await? {
+            Some(c) => (Some(c), None),
+            None => (
+                None,
+                Some(format!(
+                    "base image `{}` is not in the engine (`halab image build` makes it)",
+                    lab.spec().image.base
+                )),
+            ),
+        },
+    };
+    let (errors, warnings) = crate::lint::counts(&findings);
+    let failed = daemon.iter().flatten().filter(|c| !c.passed).count();
+    match format {
+        crate::cli::LintFormat::Json => {
+            let checks: Option<Vec<_>> = daemon.as_ref().map(|cs| {
+                cs.iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "command": c.command, "passed": c.passed, "output": c.output,
+                        })
+                    })
+                    .collect()
+            });
+            let doc = serde_json::json!({
+                "lab": lab.name(),
+                "findings": findings,
+                "errors": errors,
+                "warnings": warnings,
+                "daemon_checks": checks,
+                "daemon_checks_skipped": skipped,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        crate::cli::LintFormat::Table => {
+            print!("{}", crate::lint::text(&findings));
+            match (&daemon, &skipped) {
+                (Some(cs), _) => {
+                    for c in cs {
+                        let mark = if c.passed { "ok  " } else { "FAIL" };
+                        println!("{mark} {}", c.command);
+                        if !c.passed {
+                            for line in c.output.lines() {
+                                println!("     {line}");
+                            }
+                        }
+                    }
+                }
+                (None, Some(why)) => println!("daemon checks skipped: {why}"),
+                (None, None) => {}
+            }
+        }
+    }
+    Ok(if errors > 0 || failed > 0 {
+        Outcome::BudgetMissed
+    } else {
+        Outcome::Success
+    })
+}
+
+fn import_cmd(opts: &crate::import::ImportOptions) -> Result<Outcome> {
+    let imported = crate::import::import(opts)?;
+    let f = &imported.findings;
+    println!(
+        "{}: {} finding{}",
+        imported.compose_file.display(),
+        f.len(),
+        if f.len() == 1 { "" } else { "s" }
+    );
+    print!("{}", crate::lint::text(f));
+    if !imported.notes.is_empty() {
+        println!("\nwhat halab does differently (no file changed):");
+        for n in &imported.notes {
+            println!("  - {n}");
+        }
+    }
+    if opts.fix {
+        println!("\ncorrected copies (your files are unchanged):");
+        for c in &imported.changes {
+            println!(
+                "  {} ← {}: {}\n      why: {}",
+                c.copy.display(),
+                c.at,
+                c.what,
+                c.why
+            );
+        }
+    }
+    println!("\nwrote {}", imported.lab_file.display());
+    // What is left: the new lab, linted as `up` will lint it.
+    let lab = lab::load(&imported.lab_file)?;
+    let rendered = render::render(&lab, None)?;
+    let left = crate::lint::lab(&lab, &rendered, &default_out(&lab))?;
+    let (errors, _) = crate::lint::counts(&left);
+    let lab_arg = format!("--lab {}", imported.lab_file.display());
+    if errors > 0 {
+        println!(
+            "\nthe lab still has {errors} lint error{}: `halab up {lab_arg}` refuses it until they are fixed{}",
+            if errors == 1 { "" } else { "s" },
+            if opts.fix { " by hand" } else { " (`--fix` corrects what it can in copies)" }
+        );
+        Ok(Outcome::BudgetMissed)
+    } else {
+        println!("\nthe lab lints clean; next: `halab lint {lab_arg}`, `halab up {lab_arg}`, `halab chaos stop-master {lab_arg}`");
+        Ok(Outcome::Success)
     }
 }
 
@@ -540,7 +684,7 @@ async fn test_cmd(
     quiet: bool,
 ) -> Result<Outcome> {
     if up {
-        let outcome = up_cmd(args, Duration::from_secs(60), true, quiet).await?;
+        let outcome = up_cmd(args, Duration::from_secs(60), true, quiet, true).await?;
         if outcome != Outcome::Success {
             return Ok(outcome);
         }

@@ -100,6 +100,13 @@ async fn run_checks(
     commands.push(["nginx", "-t"].map(String::from).to_vec());
     let mut out = Vec::new();
     for argv in commands {
+        // A node's own files (a user's check scripts) are where its
+        // keepalived.conf names them, as on the running node.
+        if let Some(node) = argv.last().and_then(|f| f.strip_suffix("/keepalived.conf")) {
+            let root = format!("{node}/{}", crate::render::USER_ROOT);
+            let copy = format!("if [ -d {root} ]; then cp -R {root}/. /; fi");
+            engine.exec(name, &["sh", "-c", &copy]).await?;
+        }
         let args: Vec<&str> = argv.iter().map(String::as_str).collect();
         let r = engine.exec(name, &args).await?;
         out.push(DaemonCheck {

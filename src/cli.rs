@@ -75,7 +75,25 @@ pub enum Command {
         /// that never becomes steady (`halab status` says why).
         #[arg(long)]
         no_wait: bool,
+        /// Start even when `halab lint` finds errors in the lab's configs.
+        #[arg(long)]
+        no_lint: bool,
     },
+    /// Check the lab's configs (the user's own or the rendered ones) for
+    /// what fails at run time, each with file:line and the fix; where the
+    /// base image exists, also keepalived -t, haproxy -c and nginx -t inside
+    /// the lab image. Exit 1 with errors, 0 without (warnings are shown).
+    Lint {
+        #[command(flatten)]
+        lab: LabArgs,
+        #[arg(long, value_enum, default_value_t = LintFormat::Table)]
+        format: LintFormat,
+    },
+    /// Make a lab file from a docker-compose project with keepalived nodes
+    /// and an HAProxy proxy; the lab runs the project's own files. Prints
+    /// the lint findings; `--fix` writes corrected copies (never the
+    /// originals) and a lab that uses them. Exit 1 while errors remain.
+    Import(crate::import::ImportOptions),
     /// Remove the lab's containers and network (selected by label only).
     #[command(after_help = "Examples:
   halab down
@@ -239,6 +257,15 @@ pub enum ImageCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// How `halab lint` prints its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintFormat {
+    /// One block per finding, then the daemons' checks.
+    Table,
+    /// Findings and daemon checks as JSON.
+    Json,
 }
 
 /// Which lab, and what to change in it for this invocation.

@@ -6,7 +6,8 @@
 //! scenario does and expects is one entry of the `scenario` catalogue; a run's
 //! whole setting (plan, budgets, probe) is its `spec`, stored with it.
 //! `lifecycle` (up, down, status, logs) and `chaos` read the nodes through
-//! `observe`; `ui` draws the progress lines.
+//! `observe`; `ui` draws the progress lines. `userconf` reads users' own
+//! configs; `lint` and `import` run its rules on labs and compose projects.
 
 pub mod app;
 pub mod chaos;
@@ -14,8 +15,10 @@ pub mod checks;
 pub mod cli;
 pub mod engine;
 pub mod image;
+pub mod import;
 pub mod lab;
 pub mod lifecycle;
+pub mod lint;
 pub mod observe;
 pub mod probe;
 pub mod render;

@@ -3,6 +3,9 @@
 //! The rendered folder is the whole lab: the build context of its one image
 //! (every node and the proxy run it) and a docker-compose project. Output is
 //! a pure function of the lab and the templates: same input, same bytes.
+//!
+//! Long because rendering and its all-or-nothing write (staging folder, swap,
+//! refusals) share the same list of files; each part is a few functions.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -56,9 +59,15 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    /// Whether a rendered file must be executable (entrypoint, check scripts).
+    /// Whether a rendered file must be executable (entrypoint, check
+    /// scripts, and the user's files put into a node, `nodes/N/root/…`,
+    /// which are mostly check scripts).
     pub fn is_executable(path: &Path) -> bool {
-        path.extension().is_some_and(|e| e == "sh")
+        let mut parts = path.components().map(|c| c.as_os_str());
+        let user_file = parts.next() == Some("nodes".as_ref())
+            && parts.next().is_some()
+            && parts.next() == Some(USER_ROOT.as_ref());
+        user_file || path.extension().is_some_and(|e| e == "sh")
     }
 
     /// The files the lab image is built from: all but the compose file,
@@ -124,6 +133,10 @@ fn ambiguous_page(node: &str, text: &str, credited: &Option<(String, String)>) -
     }
 }
 
+/// Folder of a node's rendered files that the entrypoint copies onto the
+/// node's `/` at start: the user's `nodes[].files`.
+pub const USER_ROOT: &str = "root";
+
 /// File that marks a folder as written by `halab render`: only such a
 /// folder (or an empty one) is replaced without `--force`.
 pub const MARKER: &str = ".halab-render";
@@ -184,8 +197,30 @@ pub fn render(lab: &Lab, templates: Option<&Path>) -> Result<Rendered, RenderErr
         put(dir.join("keepalived.conf"), "keepalived.conf", &c)?;
         put(dir.join("index.html"), "index.html", &c)?;
     }
+    put_user_files(lab, &mut files);
     check_pages(lab, &files)?;
     Ok(Rendered { files })
+}
+
+/// The user's own files replace the rendered ones they stand for.
+fn put_user_files(lab: &Lab, files: &mut BTreeMap<PathBuf, String>) {
+    let user = lab.user_files();
+    if let Some(h) = &user.haproxy {
+        files.insert(PathBuf::from("haproxy.cfg"), h.text.clone());
+    }
+    for (node, f) in &user.nodes {
+        let dir = Path::new("nodes").join(node);
+        if let Some(k) = &f.keepalived {
+            files.insert(dir.join("keepalived.conf"), k.text.clone());
+        }
+        if let Some(p) = &f.page {
+            files.insert(dir.join("index.html"), p.text.clone());
+        }
+        for (dest, file) in &f.files {
+            let rel = dest.trim_start_matches('/');
+            files.insert(dir.join(USER_ROOT).join(rel), file.text.clone());
+        }
+    }
 }
 
 /// Every node's page must be recognised as that node's by the probe's own

@@ -7,6 +7,10 @@
 //! and its help text. `cli` (help), `chaos::plan`, `verdict` (through the
 //! [`Plan`] stored in a run's spec), `report` and `docs/lab-format.md` read
 //! it. Adding a scenario is adding a [`ScenarioName`] and one entry here.
+//!
+//! One file on purpose (it is long): the catalogue is data, one entry per
+//! scenario, and keeping every entry beside the option parsing and the
+//! budget formulas they share is what makes "one place per scenario" true.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -79,6 +79,10 @@ start-keepalived:node)
     ln -sf "$dir/keepalived.conf" "$KEEPALIVED_CONF"
     # Debian's default site serves /var/www/html and tries index.html first.
     ln -sf "$dir/index.html" /var/www/html/index.html
+    # The user's own files for this node (`nodes[].files` of the lab).
+    if [ -d "$dir/root" ]; then
+        cp -R "$dir/root/." /
+    fi
     trap stop_node TERM INT
     nginx
     start_keepalived

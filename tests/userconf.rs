@@ -3,28 +3,14 @@
 //! its file and line, and nothing in the user's folder is written to.
 //! No Docker needed.
 
+mod common;
+
+use common::seed_project;
 use halab::userconf::lint::{self, Finding, Rule, Severity};
 use halab::userconf::{compose, keepalived};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
-
-/// The seed's project: beside the checkout in CI (`../shared`), else where
-/// this machine keeps it. Under `CI=true` it must be there.
-fn seed_project() -> Option<PathBuf> {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/nginx_keepalived");
-    let here = PathBuf::from("/work/shared/seed/nginx_keepalived");
-    let found = [beside.clone(), here].into_iter().find(|p| p.is_dir());
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true and the seed's project is not at {}",
-            beside.display()
-        );
-        eprintln!("skipped: the seed's project is not at {}", beside.display());
-    }
-    found
-}
 
 /// Every file of `dir` with its length, modification time and content.
 fn state_of(dir: &Path) -> BTreeMap<PathBuf, (u64, SystemTime, Vec<u8>)> {

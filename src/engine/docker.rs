@@ -1,6 +1,10 @@
 //! The Docker engine through bollard: the only file that knows bollard.
 //! Its requests travel over [`transport`], which bounds what they read and
 //! how long the engine may stay silent.
+//!
+//! One file on purpose (it is long): one method per engine operation, each
+//! wrapping its bollard call and error in the same few lines; the transport
+//! (limits, deadlines) lives in its own module.
 
 mod transport;
 

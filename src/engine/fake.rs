@@ -12,6 +12,9 @@
 //!
 //! Always compiled (it is small) so that integration tests and other
 //! modules' tests can use it too.
+//!
+//! Long because it is a whole engine in memory (containers, streams, exit
+//! times, scripted failures); it is test support, not production code.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -6,6 +6,7 @@
 mod input;
 mod lines;
 mod model;
+pub mod user;
 mod validate;
 
 use std::fmt;
@@ -31,6 +32,8 @@ pub const MAX_PROBLEMS_SHOWN: usize = 20;
 pub struct Lab {
     spec: LabSpec,
     source: PathBuf,
+    /// The user's own files the lab runs (none for a rendered lab).
+    user: user::UserFiles,
 }
 
 /// Why a lab file could not be used.
@@ -65,6 +68,12 @@ pub enum LabError {
         location: Option<(usize, usize)>,
         message: String,
         fix: String,
+    },
+    #[error("lab file `{}` names a user's file halab cannot run: {source}", path.display())]
+    UserFile {
+        path: PathBuf,
+        #[source]
+        source: Box<user::UserFileError>,
     },
     #[error("{}", invalid_message(.path, .problems))]
     Invalid {
@@ -210,7 +219,16 @@ impl Lab {
                 location,
             }
         })?;
+        let old_subnet = spec.network.subnet;
         apply_overrides(&mut spec, overrides);
+        let shift = overrides
+            .subnet
+            .map(|new| (old_subnet, new))
+            .filter(|(old, new)| old != new);
+        let user = user::read(&mut spec, source, shift).map_err(|e| LabError::UserFile {
+            path: source.to_path_buf(),
+            source: Box::new(e),
+        })?;
         let mut problems = validate::validate(&spec);
         if !problems.is_empty() {
             let lines = lines::Lines::scan(text);
@@ -230,7 +248,13 @@ impl Lab {
         Ok(Lab {
             spec,
             source: source.to_path_buf(),
+            user,
         })
+    }
+
+    /// The user's own files this lab runs (empty for a rendered lab).
+    pub fn user_files(&self) -> &user::UserFiles {
+        &self.user
     }
 
     pub fn spec(&self) -> &LabSpec {

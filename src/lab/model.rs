@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::Ipv4Net;
@@ -186,8 +187,24 @@ pub struct Node {
     pub ip: Ipv4Addr,
     pub state: VrrpState,
     pub priority: u16,
-    /// Text of the node's page: how a client tells the nodes apart.
+    /// Text of the node's page: how a client tells the nodes apart. With
+    /// `page_file`, a text that occurs in that file and in no other page.
     pub page: String,
+    /// The user's own keepalived.conf (relative to the lab file), used in
+    /// place of the rendered one; its VRRP settings become the lab's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalived_conf: Option<PathBuf>,
+    /// The VRRP instance of `keepalived_conf` halab judges, when it has several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The user's own page (relative to the lab file), served as the node's page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_file: Option<PathBuf>,
+    /// More files of the user's put into the node at start: container
+    /// path → file (relative to the lab file), e.g. a check script the
+    /// user's keepalived.conf runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, PathBuf>,
 }
 
 impl Node {
@@ -231,6 +248,10 @@ pub struct Proxy {
     /// node whose kernel still refuses connections after its processes died.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_reuse: Option<HttpReuse>,
+    /// The user's own haproxy.cfg (relative to the lab file), used in place
+    /// of the rendered one; its `bind` port becomes `listen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub haproxy_cfg: Option<PathBuf>,
 }
 
 /// HAProxy's server-connection sharing modes (`http-reuse`).
@@ -268,6 +289,7 @@ impl Default for Proxy {
             retry_on: Vec::new(),
             check: default_server_check(),
             http_reuse: None,
+            haproxy_cfg: None,
         }
     }
 }

@@ -4,6 +4,9 @@
 //!
 //! It reads what halab needs to probe and judge a node; keywords it does not
 //! need are skipped, as keepalived's own reader skips unknown ones.
+//!
+//! One file on purpose (it is long): a tokenizer, the block reader and the
+//! typed model it fills only make sense together.
 
 use super::{read_text, ConfError, Loc, Spanned};
 use std::net::IpAddr;

@@ -2,6 +2,9 @@
 //! for each defect, where it is, what happens at run time (against the
 //! daemons in halab's image: keepalived 2.2.7, HAProxy 2.6 on Debian, in a
 //! container) and the fix. The wording of every rule lives here.
+//!
+//! One file on purpose (it is long): every rule's wording lives here, in one
+//! place, as the rule functions that produce it.
 
 use super::compose::ComposeProject;
 use super::haproxy::HaproxyConf;

@@ -375,3 +375,20 @@ pub fn wait_for_page(port: u16, text: &str, within: Duration) -> Result<Duration
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The seed's project: beside the checkout (`../shared`), else where this
+/// machine keeps it. Under `CI=true` it must be there.
+pub fn seed_project() -> Option<PathBuf> {
+    let beside = repo().join("../shared/seed/nginx_keepalived");
+    let here = PathBuf::from("/work/shared/seed/nginx_keepalived");
+    let found = [beside.clone(), here].into_iter().find(|p| p.is_dir());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true and the seed's project is not at {}",
+            beside.display()
+        );
+        eprintln!("skipped: the seed's project is not at {}", beside.display());
+    }
+    found
+}
