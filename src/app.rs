@@ -512,23 +512,26 @@ async fn lint_cmd(args: &LabArgs, format: crate::cli::LintFormat) -> Result<Outc
                 "daemon_checks": checks,
                 "daemon_checks_skipped": skipped,
             });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            print(serde_json::to_string_pretty(&doc)?)?;
         }
         crate::cli::LintFormat::Table => {
-            print!("{}", crate::lint::text(&findings));
+            std::io::Write::write_all(
+                &mut crate::ui::Stdout,
+                crate::lint::text(&findings).as_bytes(),
+            )?;
             match (&daemon, &skipped) {
                 (Some(cs), _) => {
                     for c in cs {
                         let mark = if c.passed { "ok  " } else { "FAIL" };
-                        println!("{mark} {}", c.command);
+                        print(format!("{mark} {}", c.command))?;
                         if !c.passed {
                             for line in c.output.lines() {
-                                println!("     {line}");
+                                print(format!("     {line}"))?;
                             }
                         }
                     }
                 }
-                (None, Some(why)) => println!("daemon checks skipped: {why}"),
+                (None, Some(why)) => eprintln!("daemon checks skipped: {why}"),
                 (None, None) => {}
             }
         }
@@ -543,32 +546,32 @@ async fn lint_cmd(args: &LabArgs, format: crate::cli::LintFormat) -> Result<Outc
 fn import_cmd(opts: &crate::import::ImportOptions) -> Result<Outcome> {
     let imported = crate::import::import(opts)?;
     let f = &imported.findings;
-    println!(
+    print(format!(
         "{}: {} finding{}",
         imported.compose_file.display(),
         f.len(),
         if f.len() == 1 { "" } else { "s" }
-    );
-    print!("{}", crate::lint::text(f));
+    ))?;
+    std::io::Write::write_all(&mut crate::ui::Stdout, crate::lint::text(f).as_bytes())?;
     if !imported.notes.is_empty() {
-        println!("\nwhat halab does differently (no file changed):");
+        print("\nwhat halab does differently (no file changed):")?;
         for n in &imported.notes {
-            println!("  - {n}");
+            print(format!("  - {n}"))?;
         }
     }
     if opts.fix {
-        println!("\ncorrected copies (your files are unchanged):");
+        print("\ncorrected copies (your files are unchanged):")?;
         for c in &imported.changes {
-            println!(
+            print(format!(
                 "  {} ← {}: {}\n      why: {}",
                 c.copy.display(),
                 c.at,
                 c.what,
                 c.why
-            );
+            ))?;
         }
     }
-    println!("\nwrote {}", imported.lab_file.display());
+    print(format!("\nwrote {}", imported.lab_file.display()))?;
     // What is left: the new lab, linted as `up` will lint it.
     let lab = lab::load(&imported.lab_file)?;
     let rendered = render::render(&lab, None)?;
@@ -576,14 +579,14 @@ fn import_cmd(opts: &crate::import::ImportOptions) -> Result<Outcome> {
     let (errors, _) = crate::lint::counts(&left);
     let lab_arg = format!("--lab {}", imported.lab_file.display());
     if errors > 0 {
-        println!(
+        print(format!(
             "\nthe lab still has {errors} lint error{}: `halab up {lab_arg}` refuses it until they are fixed{}",
             if errors == 1 { "" } else { "s" },
             if opts.fix { " by hand" } else { " (`--fix` corrects what it can in copies)" }
-        );
+        ))?;
         Ok(Outcome::BudgetMissed)
     } else {
-        println!("\nthe lab lints clean; next: `halab lint {lab_arg}`, `halab up {lab_arg}`, `halab chaos stop-master {lab_arg}`");
+        print(format!("\nthe lab lints clean; next: `halab lint {lab_arg}`, `halab up {lab_arg}`, `halab chaos stop-master {lab_arg}`"))?;
         Ok(Outcome::Success)
     }
 }
