@@ -1,7 +1,7 @@
 //! Runs one parsed command: loads the lab, calls the module that owns the
 //! work, prints the result, and says which exit code it earned.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -9,15 +9,16 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context, Result};
 
 use crate::chaos::{self, Phase, RunOptions};
-use crate::cli::{Cli, Command, ImageCommand, LabArgs, ReportArgs, RunArgs};
+use crate::cli::{Cli, Command, DataFormat, ImageCommand, LabArgs, ReportArgs, RunArgs};
 use crate::engine::docker::DockerEngine;
 use crate::engine::Engine;
 use crate::lab::{self, Lab, ScenarioName};
 use crate::scenario::Params;
 use crate::spec::{Choices, RunSpec};
-use crate::store::{RunRecord, Store};
+use crate::store::{RunRecord, Store, StoreError};
+use crate::ui::{print, Versioned};
 use crate::verdict::{self, Status};
-use crate::{checks, image, lifecycle, render, report, sweep};
+use crate::{checks, image, lifecycle, render, report, shipped, sweep};
 
 /// Every budget met (or nothing to judge).
 pub const EXIT_OK: u8 = 0;
@@ -54,24 +55,47 @@ impl Outcome {
     }
 }
 
-/// An error and its causes, each said once: many messages already quote
-/// their cause, and a person should not read it twice.
+/// What a command itself fails at or refuses; the modules' own errors say
+/// the rest. Each variant's text is its first line (what failed) and a fix;
+/// its cause is chained, and printed by [`error_text`].
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("cannot start the async runtime\n  fix: the machine is out of threads or memory; stop other work and retry")]
+    Runtime(#[source] std::io::Error),
+    #[error("the daemons refused the rendered files of lab `{lab}` (see above)\n  fix: correct the lab file or templates: each FAIL line names the daemon and what it refused")]
+    DaemonsRefused { lab: String },
+    #[error("`down` needs the lab's name, and the lab file does not give it\n  fix: give `--name NAME` to remove the lab by label")]
+    DownNeedsName(#[source] lab::LabError),
+    #[error("before `{scenario}`: the lab did not return to its steady state\n  fix: `halab status` shows what is off; `halab down` then `halab up` restores the lab")]
+    NotSteady {
+        scenario: ScenarioName,
+        #[source]
+        source: lifecycle::LifecycleError,
+    },
+    #[error("interrupted: `up` of lab `{lab}` stopped; removed what it had made: {}\n  fix: `halab up` starts again (images already built are kept)", if removed.is_empty() { "nothing yet".to_string() } else { removed.join(", ") })]
+    InterruptedUp { lab: String, removed: Vec<String> },
+    #[error("interrupted: `up` of lab `{lab}` stopped, and not everything it made could be removed\n  fix: `halab down --name {lab}` removes the rest (by label)")]
+    InterruptedLeft { lab: String },
+    #[error("interrupted: `up` of lab `{lab}` stopped part-way through changing the running lab\n  fix: `halab up` again finishes it; `halab down --name {lab}` removes the lab")]
+    InterruptedUpdate { lab: String },
+    #[error("cannot write `{}`\n  fix: check that its folder exists and is writable, or pass another", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// An error and its causes as printed (see [`crate::ui::error_text`]).
 pub fn error_text(err: &anyhow::Error) -> String {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(&format!("\n  caused by: {cause}"));
-        }
-    }
-    text
+    crate::ui::error_text(err.as_ref())
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     let quiet = cli.quiet || !std::io::stderr().is_terminal();
     match cli.command {
         Command::Render { lab, out, force } => render_cmd(&lab, out.as_deref(), force),
-        Command::Validate { lab } => block_on(validate_cmd(&lab)),
+        Command::Validate { lab, format } => block_on(validate_cmd(&lab, format)),
         Command::Report(args) => report_cmd(&args),
         Command::Up {
             lab,
@@ -82,7 +106,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Lint { lab, format } => block_on(lint_cmd(&lab, format)),
         Command::Import(opts) => import_cmd(&opts),
         Command::Down { lab, images } => block_on(down_cmd(&lab, images)),
-        Command::Status { lab, json } => block_on(status_cmd(&lab, json)),
+        Command::Status { lab, format, json } => {
+            let format = if json { DataFormat::Json } else { format };
+            block_on(status_cmd(&lab, format))
+        }
         Command::Logs { node, lab, follow } => block_on(logs_cmd(&lab, node.as_deref(), follow)),
         Command::Image(ImageCommand::Build { lab, force }) => {
             block_on(image_build_cmd(&lab, force, quiet))
@@ -122,14 +149,49 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             };
             block_on(test_cmd(&lab, &run, &scenarios, up, quiet))
         }
+        Command::Init { name, out } => {
+            let path = shipped::init(&name, out.as_deref())?;
+            print(format!(
+                "wrote {}\n  next: edit it, then `halab up --lab {}`",
+                path.display(),
+                path.display()
+            ))?;
+            Ok(Outcome::Success)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            // Into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "halab", &mut script);
+            std::io::Write::write_all(&mut crate::ui::Stdout, &script)?;
+            Ok(Outcome::Success)
+        }
+        Command::Man { out } => man_cmd(out.as_deref()),
     }
+}
+
+fn man_cmd(out: Option<&Path>) -> Result<Outcome> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    match out {
+        None => clap_mangen::Man::new(cmd).render(&mut crate::ui::Stdout)?,
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .and_then(|()| clap_mangen::generate_to(cmd, dir))
+                .map_err(|source| CommandError::Write {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            print(format!("wrote man pages into {}", dir.display()))?;
+        }
+    }
+    Ok(Outcome::Success)
 }
 
 fn block_on<F: std::future::Future<Output = Result<Outcome>>>(f: F) -> Result<Outcome> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?
+        .map_err(CommandError::Runtime)?
         .block_on(f)
 }
 
@@ -154,48 +216,100 @@ fn render_cmd(args: &LabArgs, out: Option<&Path>, force: bool) -> Result<Outcome
         .unwrap_or_else(|| default_out(&lab));
     let written = render::write(&rendered, &out, force)?;
     for path in written {
-        println!("{}", path.display());
+        print(path.display())?;
     }
     Ok(Outcome::Success)
 }
 
-async fn validate_cmd(args: &LabArgs) -> Result<Outcome> {
+/// What `validate --format json` prints (see docs/json.md).
+#[derive(serde::Serialize)]
+struct ValidateDoc<'a> {
+    lab: &'a str,
+    file: String,
+    valid: bool,
+    /// Why the daemons' checks did not run, when they did not.
+    daemon_checks_skipped: Option<String>,
+    daemon_checks: Vec<CheckDoc<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct CheckDoc<'a> {
+    command: &'a str,
+    passed: bool,
+    output: &'a str,
+}
+
+async fn validate_cmd(args: &LabArgs, format: DataFormat) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let rendered = render::render(&lab, args.templates.as_deref())?;
-    println!("{}: lab `{}` is valid", args.lab.display(), lab.name());
-    let engine = match DockerEngine::connect().await {
-        Ok(e) => e,
-        Err(e) => {
-            println!("daemon checks skipped: {e}");
-            return Ok(Outcome::Success);
+    let table = format == DataFormat::Table;
+    if table {
+        print(format!(
+            "{}: lab `{}` is valid",
+            lab.source().display(),
+            lab.name()
+        ))?;
+    }
+    // Skipped checks are a note for the person, on stderr: stdout carries
+    // only the result.
+    let skipped = match DockerEngine::connect().await {
+        Err(e) => Err(format!("daemon checks skipped: {}", crate::ui::error_text(&e))),
+        Ok(engine) => match checks::check_rendered(&engine, &lab, &rendered).await? {
+            None => Err(format!(
+                "daemon checks skipped: base image `{}` is not in the engine\n  fix: `halab image build` makes it (offline, with mmdebstrap)",
+                lab.spec().image.base
+            )),
+            Some(checks) => Ok(checks),
+        },
+    };
+    let checks = match &skipped {
+        Ok(checks) => checks.as_slice(),
+        Err(note) => {
+            eprintln!("{note}");
+            &[]
         }
     };
-    let checks = checks::check_rendered(&engine, &lab, &rendered).await?;
-    let Some(checks) = checks else {
-        println!(
-            "daemon checks skipped: base image `{}` is not in the engine\n  fix: `halab image build` makes it (offline, with mmdebstrap)",
-            lab.spec().image.base
-        );
-        return Ok(Outcome::Success);
-    };
-    let mut ok = true;
-    for c in &checks {
-        let mark = if c.passed { "ok  " } else { "FAIL" };
-        println!("{mark} {}", c.command);
-        if !c.passed {
-            ok = false;
-            for line in c.output.lines() {
-                println!("     {line}");
+    let ok = checks.iter().all(|c| c.passed);
+    if table {
+        for c in checks {
+            let mark = if c.passed { "ok  " } else { "FAIL" };
+            print(format!("{mark} {}", c.command))?;
+            if !c.passed {
+                for line in c.output.lines() {
+                    print(format!("     {line}"))?;
+                }
             }
         }
+    } else {
+        let doc = ValidateDoc {
+            lab: lab.name(),
+            file: lab.source().display().to_string(),
+            valid: ok,
+            daemon_checks_skipped: skipped.as_ref().err().map(|n| {
+                n.trim_start_matches("daemon checks skipped: ")
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            }),
+            daemon_checks: checks
+                .iter()
+                .map(|c| CheckDoc {
+                    command: &c.command,
+                    passed: c.passed,
+                    output: &c.output,
+                })
+                .collect(),
+        };
+        print(serde_json::to_string_pretty(&Versioned::new(&doc))?)?;
     }
     if ok {
         Ok(Outcome::Success)
     } else {
-        bail!(
-            "the daemons refused the rendered files of lab `{}` (see above)",
-            lab.name()
-        )
+        Err(CommandError::DaemonsRefused {
+            lab: lab.name().to_string(),
+        }
+        .into())
     }
 }
 
@@ -208,14 +322,14 @@ async fn image_build_cmd(args: &LabArgs, force: bool, quiet: bool) -> Result<Out
         }
     };
     let base = image::ensure_base(engine.as_ref(), &lab.spec().image.base, force, &log).await?;
-    println!(
+    print(format!(
         "base image {} ({})",
         lab.spec().image.base,
         base.id
             .trim_start_matches("sha256:")
             .get(..12)
             .unwrap_or(&base.id)
-    );
+    ))?;
     Ok(Outcome::Success)
 }
 
@@ -241,9 +355,25 @@ async fn up_cmd(
         wait,
         quiet,
     };
-    let report = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts).await?;
+    // A lab with no container before this `up` is wholly this `up`'s: on
+    // Ctrl-C all of it can go. One that was there is only said to be
+    // part-way, since its old members are the user's.
+    let present = engine
+        .list_containers(&crate::engine::lab_selector(lab.name()))
+        .await?;
+    let fresh = present.is_empty();
+    sweep_left_rules(engine.as_ref(), &present).await?;
+    let report = tokio::select! {
+        r = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts) => r?,
+        _ = tokio::signal::ctrl_c() => {
+            return Err(interrupted_up(engine.as_ref(), lab.name(), fresh).await.into())
+        }
+    };
     if report.already_up {
-        println!("lab `{}` is already up: {}", report.lab, report.url);
+        print(format!(
+            "lab `{}` is already up: {}",
+            report.lab, report.url
+        ))?;
     } else {
         let after = report
             .steady_after
@@ -254,23 +384,54 @@ async fn up_cmd(
                 )
             })
             .unwrap_or_default();
-        println!("lab `{}` is up{after}: {}", report.lab, report.url);
+        print(format!("lab `{}` is up{after}: {}", report.lab, report.url))?;
         let (r, s, k) = (&report.replaced, &report.started, &report.kept);
         for (what, names) in [("recreated", r), ("started", s), ("kept", k)] {
             if !names.is_empty() {
-                println!("  {what}: {}", names.join(", "));
+                print(format!("  {what}: {}", names.join(", ")))?;
             }
         }
     }
     if let Some(node) = &report.answer.node {
         let page = lab.node(node).map(|n| n.page.as_str()).unwrap_or("");
-        println!("  {} answers {page} ({node})", report.url);
+        print(format!("  {} answers {page} ({node})", report.url))?;
     }
-    println!(
-        "  next: `halab status`, `halab chaos stop-master`, `halab down` (add --lab {} for this lab)",
+    print(format!(        "  next: `halab status`, `halab chaos stop-master`, `halab down` (add --lab {} for this lab)",
         lab.source().display()
-    );
+    ))?;
     Ok(Outcome::Success)
+}
+
+/// Deletes the firewall rules a killed `chaos` left in the lab's running
+/// nodes (a partition's VRRP drop survives halab), and says so.
+async fn sweep_left_rules(
+    engine: &dyn Engine,
+    present: &[crate::engine::ContainerInfo],
+) -> Result<()> {
+    let script = crate::scenario::sweep_tagged_rules_script();
+    for c in present {
+        let node = c.labels.contains_key(crate::engine::LABEL_NODE);
+        if !node || c.state != crate::engine::ContainerState::Running {
+            continue;
+        }
+        let out = engine.exec(&c.name, &["sh", "-c", &script]).await?;
+        match out.stdout.trim().parse::<u32>() {
+            Ok(0) => {}
+            Ok(n) => print(format!(
+                "removed {n} iptables rule{} that an interrupted `halab chaos` left in {}",
+                if n == 1 { "" } else { "s" },
+                c.name
+            ))?,
+            // Not fatal: the lab may still come up; the rules stay visible
+            // with `iptables -S` in the node.
+            Err(_) => eprintln!(
+                "warning: could not look for halab's iptables rules in {}: {}",
+                c.name,
+                out.stderr.trim()
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// `up` refuses a lab whose configs have lint errors (warnings are shown).
@@ -288,6 +449,28 @@ fn lint_gate(lab: &Lab, rendered: &render::Rendered) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// After Ctrl-C stopped an `up` (its future dropped mid-call): removes
+/// what it made when the lab was new, and says what is left either way.
+async fn interrupted_up(engine: &dyn Engine, name: &str, fresh: bool) -> CommandError {
+    if !fresh {
+        return CommandError::InterruptedUpdate { lab: name.into() };
+    }
+    let removed = lifecycle::down(engine, name, false).await;
+    // A create the engine finished after the call was dropped is caught by
+    // looking again.
+    let left = engine
+        .list_containers(&crate::engine::lab_selector(name))
+        .await
+        .map(|cs| cs.into_iter().map(|c| c.name).collect::<Vec<_>>());
+    match (removed, left) {
+        (Ok(r), Ok(left)) if left.is_empty() => CommandError::InterruptedUp {
+            lab: name.into(),
+            removed: [r.containers, r.networks].concat(),
+        },
+        _ => CommandError::InterruptedLeft { lab: name.into() },
+    }
 }
 
 async fn lint_cmd(args: &LabArgs, format: crate::cli::LintFormat) -> Result<Outcome> {
@@ -329,23 +512,26 @@ async fn lint_cmd(args: &LabArgs, format: crate::cli::LintFormat) -> Result<Outc
                 "daemon_checks": checks,
                 "daemon_checks_skipped": skipped,
             });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            print(serde_json::to_string_pretty(&doc)?)?;
         }
         crate::cli::LintFormat::Table => {
-            print!("{}", crate::lint::text(&findings));
+            std::io::Write::write_all(
+                &mut crate::ui::Stdout,
+                crate::lint::text(&findings).as_bytes(),
+            )?;
             match (&daemon, &skipped) {
                 (Some(cs), _) => {
                     for c in cs {
                         let mark = if c.passed { "ok  " } else { "FAIL" };
-                        println!("{mark} {}", c.command);
+                        print(format!("{mark} {}", c.command))?;
                         if !c.passed {
                             for line in c.output.lines() {
-                                println!("     {line}");
+                                print(format!("     {line}"))?;
                             }
                         }
                     }
                 }
-                (None, Some(why)) => println!("daemon checks skipped: {why}"),
+                (None, Some(why)) => eprintln!("daemon checks skipped: {why}"),
                 (None, None) => {}
             }
         }
@@ -360,32 +546,32 @@ async fn lint_cmd(args: &LabArgs, format: crate::cli::LintFormat) -> Result<Outc
 fn import_cmd(opts: &crate::import::ImportOptions) -> Result<Outcome> {
     let imported = crate::import::import(opts)?;
     let f = &imported.findings;
-    println!(
+    print(format!(
         "{}: {} finding{}",
         imported.compose_file.display(),
         f.len(),
         if f.len() == 1 { "" } else { "s" }
-    );
-    print!("{}", crate::lint::text(f));
+    ))?;
+    std::io::Write::write_all(&mut crate::ui::Stdout, crate::lint::text(f).as_bytes())?;
     if !imported.notes.is_empty() {
-        println!("\nwhat halab does differently (no file changed):");
+        print("\nwhat halab does differently (no file changed):")?;
         for n in &imported.notes {
-            println!("  - {n}");
+            print(format!("  - {n}"))?;
         }
     }
     if opts.fix {
-        println!("\ncorrected copies (your files are unchanged):");
+        print("\ncorrected copies (your files are unchanged):")?;
         for c in &imported.changes {
-            println!(
+            print(format!(
                 "  {} ← {}: {}\n      why: {}",
                 c.copy.display(),
                 c.at,
                 c.what,
                 c.why
-            );
+            ))?;
         }
     }
-    println!("\nwrote {}", imported.lab_file.display());
+    print(format!("\nwrote {}", imported.lab_file.display()))?;
     // What is left: the new lab, linted as `up` will lint it.
     let lab = lab::load(&imported.lab_file)?;
     let rendered = render::render(&lab, None)?;
@@ -393,14 +579,14 @@ fn import_cmd(opts: &crate::import::ImportOptions) -> Result<Outcome> {
     let (errors, _) = crate::lint::counts(&left);
     let lab_arg = format!("--lab {}", imported.lab_file.display());
     if errors > 0 {
-        println!(
+        print(format!(
             "\nthe lab still has {errors} lint error{}: `halab up {lab_arg}` refuses it until they are fixed{}",
             if errors == 1 { "" } else { "s" },
             if opts.fix { " by hand" } else { " (`--fix` corrects what it can in copies)" }
-        );
+        ))?;
         Ok(Outcome::BudgetMissed)
     } else {
-        println!("\nthe lab lints clean; next: `halab lint {lab_arg}`, `halab up {lab_arg}`, `halab chaos stop-master {lab_arg}`");
+        print(format!("\nthe lab lints clean; next: `halab lint {lab_arg}`, `halab up {lab_arg}`, `halab chaos stop-master {lab_arg}`"))?;
         Ok(Outcome::Success)
     }
 }
@@ -408,41 +594,36 @@ fn import_cmd(opts: &crate::import::ImportOptions) -> Result<Outcome> {
 async fn down_cmd(args: &LabArgs, images: bool) -> Result<Outcome> {
     // `down` works from labels alone: a lab file that no longer parses, or
     // is gone, must not keep its objects alive.
-    let name = match (&args.name, load_lab(args)) {
+    let name = match (&args.name, lab::load_with(&args.lab, &args.overrides())) {
         (Some(n), _) => n.clone(),
         (None, Ok(lab)) => lab.name().to_string(),
-        (None, Err(e)) => {
-            return Err(
-                e.context("`down` needs the lab's name: give `--name NAME` to remove it by label")
-            )
-        }
+        (None, Err(e)) => return Err(CommandError::DownNeedsName(e).into()),
     };
     let engine = connect().await?;
     let report = lifecycle::down(engine.as_ref(), &name, images).await?;
     if report.is_empty() {
-        println!("lab `{name}`: nothing to remove");
+        print(format!("lab `{name}`: nothing to remove"))?;
     } else {
         for c in &report.containers {
-            println!("removed container {c}");
+            print(format!("removed container {c}"))?;
         }
         for n in &report.networks {
-            println!("removed network {n}");
+            print(format!("removed network {n}"))?;
         }
         for i in &report.images {
-            println!("removed image {i}");
+            print(format!("removed image {i}"))?;
         }
     }
     Ok(Outcome::Success)
 }
 
-async fn status_cmd(args: &LabArgs, json: bool) -> Result<Outcome> {
+async fn status_cmd(args: &LabArgs, format: DataFormat) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let engine = connect().await?;
     let status = lifecycle::status(engine.as_ref(), &lab).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
-    } else {
-        println!("{}", lifecycle::status_table(&status));
+    match format {
+        DataFormat::Json => print(serde_json::to_string_pretty(&Versioned::new(&status))?)?,
+        DataFormat::Table => print(lifecycle::status_table(&status))?,
     }
     // A lab that is not steady is a finding, not a harness failure: the
     // lab is broken and halab said so.
@@ -456,13 +637,12 @@ async fn status_cmd(args: &LabArgs, json: bool) -> Result<Outcome> {
 async fn logs_cmd(args: &LabArgs, node: Option<&str>, follow: bool) -> Result<Outcome> {
     let lab = load_lab(args)?;
     let engine = connect().await?;
-    let mut out = std::io::stdout();
+    let mut out = crate::ui::Stdout;
     let logs = lifecycle::logs(engine.as_ref(), &lab, node, follow, None, &mut out);
     tokio::select! {
         r = logs => r?,
         _ = tokio::signal::ctrl_c() => {}
     }
-    out.flush().ok();
     Ok(Outcome::Success)
 }
 
@@ -483,9 +663,7 @@ async fn chaos_cmd(
             // The previous scenario healed; let the lab settle before the next.
             lifecycle::wait_steady(engine.as_ref(), &lab, Duration::from_secs(60))
                 .await
-                .with_context(|| {
-                    format!("before `{scenario}`: the lab did not return to its steady state")
-                })?;
+                .map_err(|source| CommandError::NotSteady { scenario, source })?;
         }
         let mut record = run_one(engine.clone(), &lab, scenario, run, quiet).await?;
         let path = store.save(&mut record)?;
@@ -497,7 +675,7 @@ async fn chaos_cmd(
             break;
         }
     }
-    println!("{}", report::table(&records));
+    print(report::table(&records))?;
     Ok(outcome)
 }
 
@@ -532,8 +710,12 @@ async fn sweep_cmd(
     // Refused before any lab comes up.
     Params::parse(scenario, &run.set)?;
     let base = load_lab(args)?;
-    let text = std::fs::read_to_string(&args.lab)
-        .with_context(|| format!("cannot read `{}`", args.lab.display()))?;
+    // The lab's text, to edit per grid point: a shipped lab's from the binary.
+    let text = match shipped::resolve(&args.lab) {
+        shipped::LabSource::Shipped(l) => l.text.to_string(),
+        shipped::LabSource::File(path) => std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?,
+    };
     let engine = connect().await?;
     let store = Store::at(&run.runs_dir);
     let mut records = Vec::new();
@@ -591,7 +773,7 @@ async fn sweep_cmd(
             break;
         }
     }
-    println!("{}", report::render(report::Format::Table, &records)?);
+    print(report::render(report::Format::Table, &records)?)?;
     Ok(outcome)
 }
 
@@ -671,12 +853,9 @@ fn progress_bar(quiet: bool, scenario: ScenarioName) -> indicatif::ProgressBar {
 
 fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
     let store = Store::at(&args.runs_dir);
-    let no_runs = || {
-        anyhow::anyhow!(
-            "no stored runs in `{}`\n  fix: run a scenario first, e.g. `halab chaos stop-master` (or `halab test`)",
-            store.dir().display()
-        )
-    };
+    if let Some(out) = &args.output {
+        store.refuse_inside(out)?;
+    }
     if let Some(pair) = &args.compare {
         let a = store.load(&pair[0])?;
         let b = store.load(&pair[1])?;
@@ -688,19 +867,22 @@ fn report_cmd(args: &ReportArgs) -> Result<Outcome> {
             .iter()
             .map(|r| store.load(r))
             .collect::<Result<_, _>>()?
-    } else if args.all {
-        let list = store.list()?;
-        if list.is_empty() {
-            return Err(no_runs());
-        }
-        list.iter()
-            .map(|s| store.load(&s.path.display().to_string()))
-            .collect::<Result<_, _>>()?
     } else {
-        if store.list()?.is_empty() {
-            return Err(no_runs());
+        let found = store.read_all()?;
+        for skipped in &found.skipped {
+            eprintln!("warning: skipping a file: {skipped}");
         }
-        vec![store.last()?]
+        let mut records: Vec<RunRecord> = found.records.into_iter().map(|(_, r)| r).collect();
+        if !args.all {
+            records = records.pop().into_iter().collect();
+        }
+        if records.is_empty() {
+            return Err(StoreError::Empty {
+                dir: store.dir().to_path_buf(),
+            }
+            .into());
+        }
+        records
     };
     if args.rejudge {
         rejudge(&mut runs);
@@ -748,21 +930,13 @@ fn rejudge(runs: &mut [RunRecord]) {
 fn emit(args: &ReportArgs, text: &str) -> Result<()> {
     match &args.output {
         Some(path) => {
-            std::fs::write(path, text)
-                .with_context(|| format!("cannot write the report to `{}`", path.display()))?;
+            std::fs::write(path, text).map_err(|source| CommandError::Write {
+                path: path.clone(),
+                source,
+            })?;
             eprintln!("wrote {}", path.display());
         }
-        None => {
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error.
-            match out
-                .write_all(text.as_bytes())
-                .and_then(|_| out.write_all(b"\n"))
-            {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                r => r?,
-            }
-        }
+        None => print(text)?,
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::Ipv4Net;
 
 use crate::lab::{Overrides, ScenarioName, DEFAULT_LAB};
@@ -31,6 +31,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write every artifact of a lab (compose file, Dockerfile, configs, pages).
+    #[command(after_help = "Examples:
+  halab render                        the seed lab into .halab/nginx-keepalived/
+  halab render --lab fast-failover --out /tmp/fast
+  halab render --lab my-lab.yaml --templates my-templates/")]
     Render {
         #[command(flatten)]
         lab: LabArgs,
@@ -44,12 +48,22 @@ pub enum Command {
     },
     /// Check a lab file; where the lab's image exists, run the daemons' own
     /// checkers (keepalived -t, haproxy -c, nginx -t) on the rendered files.
+    #[command(after_help = "Examples:
+  halab validate --lab my-lab.yaml
+  halab validate --lab my-lab.yaml --format json | jq .valid")]
     Validate {
         #[command(flatten)]
         lab: LabArgs,
+        #[arg(long, value_enum, default_value_t = DataFormat::Table)]
+        format: DataFormat,
     },
     /// Build images (offline when no registry answers), create the network
     /// and containers, and wait until the master serves port 8000.
+    #[command(after_help = "Examples:
+  halab up                            the seed lab (shipped in halab), from any folder
+  halab up --lab fast-failover        another shipped lab (seed, fast-failover, three-node)
+  halab up --lab my-lab.yaml --name lab2 --port 8100 --subnet 172.30.0.0/16
+                                      a second copy beside the first")]
     Up {
         #[command(flatten)]
         lab: LabArgs,
@@ -81,6 +95,9 @@ pub enum Command {
     /// originals) and a lab that uses them. Exit 1 while errors remain.
     Import(crate::import::ImportOptions),
     /// Remove the lab's containers and network (selected by label only).
+    #[command(after_help = "Examples:
+  halab down
+  halab down --name lab2 --images     by name alone, with the lab's images")]
     Down {
         #[command(flatten)]
         lab: LabArgs,
@@ -90,14 +107,22 @@ pub enum Command {
     },
     /// Show every node: container state, VRRP state, VIP, nginx, and what
     /// the port answers now.
+    #[command(after_help = "Examples:
+  halab status
+  halab status --format json | jq '.nodes[] | select(.holds_vip) | .name'")]
     Status {
         #[command(flatten)]
         lab: LabArgs,
-        /// Print JSON instead of a table.
-        #[arg(long)]
+        #[arg(long, value_enum, default_value_t = DataFormat::Table)]
+        format: DataFormat,
+        /// The same as `--format json` (kept for scripts that use it).
+        #[arg(long, hide = true, conflicts_with = "format")]
         json: bool,
     },
     /// Print the logs of the lab's containers (or of one node).
+    #[command(after_help = "Examples:
+  halab logs
+  halab logs nginx_master --follow")]
     Logs {
         /// Node (or proxy) name; all members when absent.
         node: Option<String>,
@@ -140,7 +165,10 @@ pub enum Command {
     /// Inject one fault, watch port 8000, heal, and judge the switch.
     // The scenario list comes from the catalogue, like everything else a
     // scenario means.
-    #[command(long_about = crate::scenario::chaos_help())]
+    #[command(long_about = crate::scenario::chaos_help(), after_help = "Examples:
+  halab chaos stop-master
+  halab chaos kill-master --lab fast-failover --budget 100ms
+  halab chaos partition-master --no-heal      leave the fault in place")]
     Chaos {
         /// The scenario to run (see above).
         #[arg(value_parser = parse_scenario, value_name = "SCENARIO")]
@@ -151,6 +179,10 @@ pub enum Command {
         run: RunArgs,
     },
     /// Run every scenario of the lab in turn, healing between them.
+    #[command(after_help = "Examples:
+  halab test --up
+  halab test --scenario stop-master --scenario kill-master
+  halab test && halab report --all --format junit -o junit.xml")]
     Test {
         #[command(flatten)]
         lab: LabArgs,
@@ -164,12 +196,60 @@ pub enum Command {
         scenarios: Vec<ScenarioName>,
     },
     /// Turn stored runs into a table, JSON, JUnit XML, Markdown or HTML.
+    #[command(after_help = "Examples:
+  halab report                        the last run as a table
+  halab report --all --format junit -o junit.xml
+  halab report --format html -o run.html
+  halab report --compare RUN_A RUN_B")]
     Report(ReportArgs),
+    /// Write a lab shipped with halab to a file, to edit and use with `--lab`.
+    #[command(after_help = "Examples:
+  halab init                          writes nginx-keepalived.yaml here
+  halab init fast-failover --out labs/mine.yaml
+  halab up --lab labs/mine.yaml")]
+    Init {
+        /// Which shipped lab.
+        #[arg(default_value = crate::shipped::DEFAULT, value_name = "NAME")]
+        name: String,
+        /// Where to write it [default: NAME.yaml]; never overwritten.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  halab completions bash > ~/.local/share/bash-completion/completions/halab
+  halab completions zsh > ~/.zfunc/_halab
+  halab completions fish > ~/.config/fish/completions/halab.fish")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a folder.
+    #[command(after_help = "Examples:
+  halab man | man -l -
+  halab man --out /usr/local/share/man/man1")]
+    Man {
+        /// Write halab.1 and halab-COMMAND.1 files here instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// How a command with structured output prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataFormat {
+    /// For a person.
+    Table,
+    /// For a program: one JSON document carrying `schema_version`.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// Make the base image (offline with mmdebstrap when no registry answers).
+    #[command(after_help = "Examples:
+  halab image build
+  halab image build --force           rebuild it")]
     Build {
         #[command(flatten)]
         lab: LabArgs,
@@ -191,7 +271,8 @@ pub enum LintFormat {
 /// Which lab, and what to change in it for this invocation.
 #[derive(Debug, Clone, Args)]
 pub struct LabArgs {
-    /// Lab file.
+    /// Lab file, or the name of a lab shipped with halab: `seed` (the same
+    /// as `nginx-keepalived`), `fast-failover`, `three-node`.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_LAB, env = "HALAB_LAB")]
     pub lab: PathBuf,
     /// Templates folder replacing the built-in templates.

@@ -45,23 +45,23 @@ pub enum ImageError {
         status: String,
         stderr: String,
     },
-    #[error("cannot run mmdebstrap: {source}")]
+    #[error("cannot run mmdebstrap")]
     RunMmdebstrap {
         #[source]
         source: io::Error,
     },
-    #[error("base image `{image}` is not in the engine and could not be pulled: {source}\n  fix: load or build `{image}` into the engine, or remove `image.base` from the lab to use `{DEFAULT_BASE_IMAGE}`, which halab builds itself")]
+    #[error("base image `{image}` is not in the engine and could not be pulled\n  fix: load or build `{image}` into the engine, or remove `image.base` from the lab to use `{DEFAULT_BASE_IMAGE}`, which halab builds itself")]
     NoBase {
         image: String,
         #[source]
         source: EngineError,
     },
-    #[error("cannot make a temporary folder for the base image: {source}")]
+    #[error("cannot make a temporary folder for the base image")]
     TempDir {
         #[source]
         source: io::Error,
     },
-    #[error("cannot pack `{}` into the build context: {source}", path.display())]
+    #[error("cannot pack `{}` into the build context", path.display())]
     Context {
         path: PathBuf,
         #[source]

@@ -60,7 +60,7 @@ pub enum ProbeError {
         "probe timeout must be above zero (got {timeout:?})\n  fix: set a timeout such as `1s`"
     )]
     ZeroTimeout { timeout: Duration },
-    #[error("cannot start the probe's scheduling thread: {source}\n  fix: the machine is out of threads or memory; stop other work and retry")]
+    #[error("cannot start the probe's scheduling thread\n  fix: the machine is out of threads or memory; stop other work and retry")]
     Thread {
         #[source]
         source: std::io::Error,

@@ -86,13 +86,13 @@ pub enum RenderError {
     Template { name: String, message: String },
     #[error("template `{name}` is missing from `{}`\n  fix: a templates folder must hold every template ({}); start from a copy of halab's `templates/`", dir.display(), template_names())]
     MissingTemplate { dir: PathBuf, name: String },
-    #[error("cannot read template `{}`: {source}", path.display())]
+    #[error("cannot read template `{}`", path.display())]
     ReadTemplate {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot write `{}`: {source}\n  fix: check that the output folder is writable, or choose another with `--out DIR`", path.display())]
+    #[error("cannot write `{}`\n  fix: check that the output folder is writable, or choose another with `--out DIR`", path.display())]
     Write {
         path: PathBuf,
         #[source]
@@ -467,16 +467,9 @@ fn compile_templates(dir: Option<&Path>) -> Result<tera::Tera, RenderError> {
 /// Tera's top error says little ("Failed to render 'x'"); the cause chain
 /// says which variable or filter.
 fn template_error(name: &str, e: &tera::Error) -> RenderError {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
     RenderError::Template {
         name: name.to_string(),
-        message,
+        message: crate::ui::one_line(e),
     }
 }
 

@@ -1113,6 +1113,24 @@ pub fn docs_budget_table() -> String {
     out
 }
 
+/// A shell script that deletes every iptables rule halab tagged (comment
+/// `halab-…`, e.g. [`PARTITION_COMMENT`]) in the container it runs in, and
+/// prints how many it deleted. `up` runs it on a lab's running nodes: a
+/// `chaos` killed before its heal leaves its rules behind.
+pub fn sweep_tagged_rules_script() -> String {
+    // `iptables -S` prints each rule as the `-A …` that made it; the same
+    // words after `-D` delete it. One at a time: each deletion renumbers.
+    r#"n=0
+for chain in INPUT OUTPUT FORWARD; do
+  while rule=$(iptables -w -S "$chain" 2>/dev/null | grep -m1 -- '--comment "\{0,1\}halab-'); do
+    eval "iptables -w $(echo "$rule" | sed 's/^-A /-D /')" || exit 1
+    n=$((n+1))
+  done
+done
+echo "$n""#
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,13 +53,69 @@ pub fn find(name: &str) -> Option<&'static ShippedLab> {
         .find(|l| l.name == name || l.aliases.contains(&name))
 }
 
-/// Every name `--lab` accepts besides a path, for messages and help.
+/// Every name `--lab` accepts besides a path, for messages and help:
+/// each lab's name, its aliases in parentheses.
 pub fn names() -> String {
     SHIPPED
         .iter()
-        .map(|l| l.name)
+        .map(|l| match l.aliases {
+            [] => format!("`{}`", l.name),
+            a => format!("`{}` (or `{}`)", l.name, a.join("`, `")),
+        })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Why `halab init` wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("no lab shipped with halab is called `{name}`{}\n  fix: name one of {}", hint.as_ref().map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default(), names())]
+    Unknown { name: String, hint: Option<String> },
+    #[error("`{}` already exists; halab init never overwrites a file\n  fix: edit it, remove it, or pass `--out OTHER.yaml`", path.display())]
+    Exists { path: PathBuf },
+    #[error("cannot write `{}`: {cause}\n  fix: pass `--out FILE` in a folder you can write", path.display())]
+    Write {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+}
+
+/// Writes the shipped lab `name` to `out` (default `<name>.yaml` here), for
+/// a person to edit; never replaces a file. Returns the path written.
+pub fn init(name: &str, out: Option<&Path>) -> Result<PathBuf, InitError> {
+    let lab = find(name).ok_or_else(|| InitError::Unknown {
+        name: name.into(),
+        hint: crate::suggest::did_you_mean(
+            name,
+            SHIPPED
+                .iter()
+                .flat_map(|l| std::iter::once(l.name).chain(l.aliases.iter().copied())),
+        )
+        .map(str::to_string),
+    })?;
+    let path = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(format!("{}.yaml", lab.name)));
+    // `create_new` makes the check and the write one step: no race with
+    // another writer between "does it exist?" and "write".
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(InitError::Exists { path })
+        }
+        Err(cause) => return Err(InitError::Write { path, cause }),
+    };
+    std::io::Write::write_all(&mut file, lab.text.as_bytes()).map_err(|cause| {
+        InitError::Write {
+            path: path.clone(),
+            cause,
+        }
+    })?;
+    Ok(path)
 }
 
 /// Where a lab's text comes from.
@@ -107,6 +163,23 @@ mod tests {
             resolve(Path::new("no/such.yaml")),
             LabSource::File("no/such.yaml".into())
         );
+    }
+
+    #[test]
+    fn init_writes_a_shipped_lab_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("mine.yaml");
+        assert_eq!(init("fast", Some(&out)).unwrap(), out);
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            find("fast-failover").unwrap().text
+        );
+        std::fs::write(&out, "edited").unwrap();
+        let err = init("seed", Some(&out)).unwrap_err();
+        assert!(matches!(err, InitError::Exists { .. }), "{err}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "edited");
+        let err = init("sed", Some(&dir.path().join("x.yaml"))).unwrap_err();
+        assert!(matches!(err, InitError::Unknown { .. }), "{err}");
     }
 
     #[test]

@@ -131,31 +131,31 @@ pub struct RunSummary {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create the run directory `{}`: {source}\n  fix: check the permissions, or pass another directory", dir.display())]
+    #[error("cannot create the run directory `{}`\n  fix: check the permissions, or pass another directory", dir.display())]
     CreateDir {
         dir: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot write run `{}`: {source}\n  fix: check free space and permissions of its directory", path.display())]
+    #[error("cannot write run `{}`\n  fix: check free space and permissions of its directory", path.display())]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot read run `{}`: {source}", path.display())]
+    #[error("cannot read run `{}`", path.display())]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot list runs in `{}`: {source}\n  fix: run a scenario first (`halab chaos stop-master` or `halab test`), or pass the directory that holds the runs", dir.display())]
+    #[error("cannot list runs in `{}`\n  fix: run a scenario first (`halab chaos stop-master` or `halab test`), or pass the directory that holds the runs", dir.display())]
     List {
         dir: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("`{}` is not a halab run record: field `{field}`: {message}\n  fix: move the file out of the run directory", path.display())]
+    #[error("`{}` is not a halab run record: {}{message}\n  fix: move the file out of the run directory", path.display(), field_at(field))]
     Parse {
         path: PathBuf,
         field: String,
@@ -169,8 +169,27 @@ pub enum StoreError {
         dir: PathBuf,
         hint: Option<String>,
     },
-    #[error("no runs stored in `{}`\n  fix: run a scenario first (`halab chaos stop-master` or `halab test`)", dir.display())]
+    #[error("no stored runs in `{}`\n  fix: run a scenario first, e.g. `halab chaos stop-master` (or `halab test`)", dir.display())]
     Empty { dir: PathBuf },
+    #[error("`{}` is inside the run directory `{}`, where every `.json` file is read as a run\n  fix: write the report elsewhere, e.g. `-o report.json`", path.display(), dir.display())]
+    OutputInRuns { path: PathBuf, dir: PathBuf },
+}
+
+/// What [`Store::read_all`] found: the runs (with their files), and the
+/// files it skipped with why.
+#[derive(Debug, Default)]
+pub struct Runs {
+    pub records: Vec<(PathBuf, RunRecord)>,
+    pub skipped: Vec<StoreError>,
+}
+
+/// `field `x`: ` where the parser knew the field (its root is `.`, an
+/// unknown place `?`: neither names anything for a person).
+fn field_at(field: &str) -> String {
+    match field {
+        "" | "." | "?" => String::new(),
+        f => format!("field `{f}`: "),
+    }
 }
 
 /// A directory of stored runs.
@@ -264,25 +283,62 @@ impl Store {
         })
     }
 
-    /// Every stored run, oldest first. A directory that does not exist holds
-    /// no runs; a file that cannot be read is an error naming it.
-    pub fn list(&self) -> Result<Vec<RunSummary>, StoreError> {
-        let mut out = Vec::new();
+    /// Every stored run, oldest first, read file by file: a file that is
+    /// not a readable run (a foreign `.json`, a newer format, a broken
+    /// write) is skipped and returned beside the others with its error, so
+    /// one bad file hides no run. A directory that does not exist holds no
+    /// runs.
+    pub fn read_all(&self) -> Result<Runs, StoreError> {
+        let mut runs = Runs::default();
         for path in self.files()? {
-            let record = read_record(&path)?;
-            out.push(record.summary(path));
+            match read_record(&path) {
+                Ok(record) => runs.records.push((path, record)),
+                Err(e) => runs.skipped.push(e),
+            }
         }
-        out.sort_by(|a, b| (&a.started_at, &a.id).cmp(&(&b.started_at, &b.id)));
-        Ok(out)
+        runs.records
+            .sort_by(|(_, a), (_, b)| (&a.started_at, &a.id).cmp(&(&b.started_at, &b.id)));
+        Ok(runs)
     }
 
-    /// The most recently started run.
+    /// Every readable stored run, oldest first (see [`Store::read_all`]).
+    pub fn list(&self) -> Result<Vec<RunSummary>, StoreError> {
+        Ok(self
+            .read_all()?
+            .records
+            .into_iter()
+            .map(|(path, record)| record.summary(path))
+            .collect())
+    }
+
+    /// The most recently started readable run.
     pub fn last(&self) -> Result<RunRecord, StoreError> {
-        match self.list()?.pop() {
-            Some(s) => read_record(&s.path),
+        match self.read_all()?.records.pop() {
+            Some((_, record)) => Ok(record),
             None => Err(StoreError::Empty {
                 dir: self.dir.clone(),
             }),
+        }
+    }
+
+    /// Refuses `path` as a place to write a report when it lies inside this
+    /// store: every later read would take it for a run.
+    pub fn refuse_inside(&self, path: &Path) -> Result<(), StoreError> {
+        // Compared as real paths, so `./runs/../runs/x.json` or a symlink
+        // is caught too; a store that does not exist yet holds nothing.
+        let Ok(dir) = self.dir.canonicalize() else {
+            return Ok(());
+        };
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        match parent.canonicalize() {
+            Ok(parent) if parent.starts_with(&dir) => Err(StoreError::OutputInRuns {
+                path: path.to_path_buf(),
+                dir: self.dir.clone(),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -311,6 +367,9 @@ impl Store {
                 files.push(path);
             }
         }
+        // In name order: what is read, and warned about, is the same on
+        // every file system.
+        files.sort();
         Ok(files)
     }
 }
@@ -650,13 +709,35 @@ pub(crate) mod tests {
             r#"{"format_version": 1, "id": 3}"#,
         )
         .unwrap();
-        let err = store.list().unwrap_err();
-        match &err {
-            StoreError::Parse { path, field, .. } => {
+        // One bad file is skipped and named; the good run is still read.
+        let runs = store.read_all().unwrap();
+        assert_eq!(runs.records.len(), 1);
+        assert_eq!(runs.records[0].1, r);
+        match &runs.skipped[..] {
+            [StoreError::Parse { path, field, .. }] => {
                 assert!(path.ends_with("junk.json"));
                 assert_eq!(field, "id");
             }
             other => panic!("{other:?}"),
         }
+        assert_eq!(store.list().unwrap().len(), 1);
+        assert_eq!(store.last().unwrap(), r);
+    }
+
+    #[test]
+    fn a_report_is_refused_inside_the_run_directory_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs");
+        let store = Store::at(&runs);
+        // No run directory yet: nothing to protect.
+        store.refuse_inside(&runs.join("x.json")).unwrap();
+        std::fs::create_dir(&runs).unwrap();
+        let err = store.refuse_inside(&runs.join("summary.json")).unwrap_err();
+        assert!(matches!(err, StoreError::OutputInRuns { .. }), "{err}");
+        let sneaky = dir.path().join("runs/../runs/summary.json");
+        assert!(store.refuse_inside(&sneaky).is_err());
+        store
+            .refuse_inside(&dir.path().join("summary.json"))
+            .unwrap();
     }
 }

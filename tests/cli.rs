@@ -186,8 +186,10 @@ fn a_missing_lab_file_says_how_to_fix_it() {
     assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr,
-        "error: cannot read lab file `nope.yaml`: No such file or directory (os error 2)\n  \
-         fix: pass an existing file with `--lab FILE` (the labs shipped with halab are in `labs/`)\n"
+        "error: cannot read lab file `nope.yaml`\n  \
+         caused by: No such file or directory (os error 2)\n  \
+         fix: pass an existing file with `--lab FILE`, or a lab shipped with halab by name: \
+         `nginx-keepalived` (or `seed`), `fast-failover` (or `fast`), `three-node`\n"
     );
 }
 

@@ -27,23 +27,23 @@ pub enum ChaosError {
         file: String,
         detail: String,
     },
-    #[error("could not inject `{scenario}` ({action}): {source}\n  the lab was healed as far as possible; check it with `halab status`")]
+    #[error("could not inject `{scenario}` ({action})\n  the lab was healed as far as possible; check it with `halab status`")]
     Inject {
         scenario: ScenarioName,
         action: String,
         #[source]
         source: ActionError,
     },
-    #[error("could not heal `{scenario}` ({action}): {source}\n  fix: `halab down` then `halab up` restores the lab")]
+    #[error("could not heal `{scenario}` ({action})\n  fix: `halab down` then `halab up` restores the lab")]
     Heal {
         scenario: ScenarioName,
         action: String,
         #[source]
         source: ActionError,
     },
-    #[error("the probe could not start: {0}")]
+    #[error("the probe could not start")]
     Probe(#[from] crate::probe::ProbeError),
-    #[error("engine: {0}")]
+    #[error(transparent)]
     Engine(#[from] EngineError),
 }
 

@@ -422,9 +422,9 @@ async fn a_fault_that_cannot_be_injected_is_healed_and_reported() {
         .unwrap_err();
     assert!(matches!(err, ChaosError::Inject { .. }), "{err:?}");
     assert_eq!(
-        err.to_string(),
+        crate::ui::error_text(&err),
         format!(
-            "could not inject `stop-master` (docker stop {m}): cannot stop container `{m}`: cannot stop: device busy\n  the lab was healed as far as possible; check it with `halab status`"
+            "could not inject `stop-master` (docker stop {m})\n  caused by: cannot stop container `{m}`\n  caused by: cannot stop: device busy\n  the lab was healed as far as possible; check it with `halab status`"
         )
     );
     // Healed as far as possible, no recovery watched.
@@ -448,8 +448,8 @@ async fn a_partial_fault_heals_every_action_and_reports_the_first_failure() {
     .await
     .unwrap_err();
     assert!(
-        err.to_string().starts_with(&format!(
-            "could not inject `pause-master` (docker pause {m}): cannot pause container `{m}`: cgroup freezer missing"
+        crate::ui::error_text(&err).starts_with(&format!(
+            "could not inject `pause-master` (docker pause {m})\n  caused by: cannot pause container `{m}`\n  caused by: cgroup freezer missing"
         )),
         "{err}"
     );
@@ -467,9 +467,9 @@ async fn a_heal_that_fails_is_reported_after_the_fault_was_observed() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        crate::ui::error_text(&err),
         format!(
-            "could not heal `stop-master` (docker start {m}): cannot start container `{m}`: no space left on device\n  fix: `halab down` then `halab up` restores the lab"
+            "could not heal `stop-master` (docker start {m})\n  caused by: cannot start container `{m}`\n  caused by: no space left on device\n  fix: `halab down` then `halab up` restores the lab"
         )
     );
     assert_eq!(w.actions(), [format!("stop {m}"), format!("start {m}")]);
@@ -622,7 +622,8 @@ async fn a_master_that_vanishes_mid_run_makes_the_heal_fail_without_a_hang() {
     .await
     .unwrap_err();
     assert!(matches!(err, ChaosError::Heal { .. }), "{err:?}");
-    assert!(err.to_string().contains("No such object"), "{err}");
+    let text = crate::ui::error_text(&err);
+    assert!(text.contains("No such object"), "{text}");
     assert_eq!(w.actions(), [format!("stop {m}"), format!("start {m}")]);
 }
 

@@ -887,8 +887,8 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(
-            err.to_string(),
-            "cannot create network `net` (10.0.0.0/24): address pool overlaps"
+            crate::ui::error_text(&err),
+            "cannot create network `net` (10.0.0.0/24)\n  caused by: address pool overlaps"
         );
     }
 }

@@ -168,101 +168,102 @@ impl std::error::Error for Failure {}
 /// One variant per action: each says what was being done, on what.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("cannot reach the Docker engine at `{host}`: {source}\n  fix: start dockerd (e.g. `service docker start`), or point DOCKER_HOST at a running engine")]
+    #[error("cannot reach the Docker engine at `{host}`\n  fix: start dockerd (e.g. `service docker start`), or point DOCKER_HOST at a running engine")]
     Unreachable { host: String, source: Failure },
-    #[error("DOCKER_HOST=`{host}` names no engine halab can speak to: {source}\n  fix: set DOCKER_HOST to `unix:///var/run/docker.sock` or `tcp://HOST:PORT`")]
+    #[error("DOCKER_HOST=`{host}` names no engine halab can speak to\n  fix: set DOCKER_HOST to `unix:///var/run/docker.sock` or `tcp://HOST:PORT`")]
     BadHost { host: String, source: Failure },
-    #[error("{var}=`{value}` is not a deadline: {source}\n  fix: write it like `15s` or `2m`")]
+    #[error("{var}=`{value}` is not a deadline\n  fix: write it like `15s` or `2m`")]
     BadTimeout {
         var: &'static str,
         value: String,
         source: Failure,
     },
-    #[error("the Docker engine at `{host}` did not answer in time: {source}\n  fix: check the engine (`docker info`), or allow it longer with HALAB_ENGINE_TIMEOUT=60s")]
+    #[error("the Docker engine at `{host}` did not answer in time\n  fix: check the engine (`docker info`), or allow it longer with HALAB_ENGINE_TIMEOUT=60s")]
     NoAnswer { host: String, source: Failure },
-    #[error("`{host}` did not answer like a Docker engine: {source}\n  fix: point DOCKER_HOST at a Docker engine's socket or port")]
+    #[error("`{host}` did not answer like a Docker engine\n  fix: point DOCKER_HOST at a Docker engine's socket or port")]
     NotDocker { host: String, source: Failure },
-    #[error("cannot agree on an API version with the Docker engine at `{host}`: {source}\n  fix: point DOCKER_HOST at a Docker engine, version 20.10 or newer")]
+    #[error("cannot agree on an API version with the Docker engine at `{host}`\n  fix: point DOCKER_HOST at a Docker engine, version 20.10 or newer")]
     Version { host: String, source: Failure },
     /// `source` says which version the engine speaks and which halab needs.
-    #[error("the Docker engine at `{host}` is too old: {source}\n  fix: upgrade the engine to Docker 20.10 or newer, or point DOCKER_HOST at a newer one")]
+    #[error("the Docker engine at `{host}` is too old\n  fix: upgrade the engine to Docker 20.10 or newer, or point DOCKER_HOST at a newer one")]
     TooOld {
         host: String,
         /// The newest API version the engine speaks.
         version: String,
         source: Failure,
     },
-    #[error("cannot list containers: {source}")]
+    #[error("cannot list containers")]
     ListContainers { source: Failure },
-    #[error("cannot list networks: {source}")]
+    #[error("cannot list networks")]
     ListNetworks { source: Failure },
-    #[error("cannot list images: {source}")]
+    #[error("cannot list images")]
     ListImages { source: Failure },
-    #[error("cannot create network `{network}` ({subnet}): {source}")]
+    #[error("cannot create network `{network}` ({subnet})")]
     CreateNetwork {
         network: String,
         subnet: Ipv4Net,
         source: Failure,
     },
-    #[error("cannot remove network `{network}`: {source}")]
+    #[error("cannot remove network `{network}`")]
     RemoveNetwork { network: String, source: Failure },
-    #[error("cannot create container `{container}` from image `{image}`: {source}")]
+    #[error("cannot create container `{container}` from image `{image}`")]
     CreateContainer {
         container: String,
         image: String,
         source: Failure,
     },
-    #[error("cannot start container `{container}`: {source}")]
+    #[error("cannot start container `{container}`")]
     Start { container: String, source: Failure },
-    #[error("cannot stop container `{container}`: {source}")]
+    #[error("cannot stop container `{container}`")]
     Stop { container: String, source: Failure },
-    #[error("cannot send {signal} to container `{container}`: {source}")]
+    #[error("cannot send {signal} to container `{container}`")]
     Kill {
         container: String,
         signal: String,
         source: Failure,
     },
-    #[error("cannot pause container `{container}`: {source}")]
+    #[error("cannot pause container `{container}`")]
     Pause { container: String, source: Failure },
-    #[error("cannot unpause container `{container}`: {source}")]
+    #[error("cannot unpause container `{container}`")]
     Unpause { container: String, source: Failure },
-    #[error("cannot change the CPU quota of container `{container}`: {source}")]
+    #[error("cannot change the CPU quota of container `{container}`")]
     UpdateCpu { container: String, source: Failure },
-    #[error("cannot remove container `{container}`: {source}")]
+    #[error("cannot remove container `{container}`")]
     Remove { container: String, source: Failure },
-    #[error("cannot run `{command}` in container `{container}`: {source}")]
+    #[error("cannot run `{command}` in container `{container}`")]
     Exec {
         container: String,
         command: String,
         source: Failure,
     },
-    #[error("cannot inspect container `{container}`: {source}")]
+    #[error("cannot inspect container `{container}`")]
     Inspect { container: String, source: Failure },
-    #[error("cannot read the logs of container `{container}`: {source}")]
+    #[error("cannot read the logs of container `{container}`")]
     Logs { container: String, source: Failure },
-    #[error("cannot inspect image `{image}`: {source}")]
+    #[error("cannot inspect image `{image}`")]
     InspectImage { image: String, source: Failure },
-    #[error("cannot import `{}` as image `{image}`: {source}", tarball.display())]
+    #[error("cannot import `{}` as image `{image}`", tarball.display())]
     ImportImage {
         image: String,
         tarball: PathBuf,
         source: Failure,
     },
-    #[error("{}", build_message(.image, .source, .output))]
+    #[error("{}", build_message(.image, .output))]
     BuildImage {
         image: String,
         source: Failure,
         /// The last lines the engine printed before it failed.
         output: Vec<String>,
     },
-    #[error("cannot remove image `{image}`: {source}")]
+    #[error("cannot remove image `{image}`")]
     RemoveImage { image: String, source: Failure },
-    #[error("cannot pull image `{image}`: {source}")]
+    #[error("cannot pull image `{image}`")]
     PullImage { image: String, source: Failure },
 }
 
-fn build_message(image: &str, source: &Failure, output: &[String]) -> String {
-    let mut m = format!("cannot build image `{image}`: {source}");
+/// The engine's reason is chained (`source`), not repeated here.
+fn build_message(image: &str, output: &[String]) -> String {
+    let mut m = format!("cannot build image `{image}`");
     if !output.is_empty() {
         m.push_str("\n  the engine's last build output:");
         for l in output {
@@ -504,8 +505,8 @@ mod tests {
         };
         assert!(e.is_not_found());
         assert_eq!(
-            e.to_string(),
-            "cannot remove container `x`: No such container: x"
+            crate::ui::error_text(&e),
+            "cannot remove container `x`\n  caused by: No such container: x"
         );
         let e = EngineError::Stop {
             container: "x".into(),

@@ -19,8 +19,9 @@ pub use input::{MAX_DEPTH, MAX_LAB_BYTES};
 pub use model::*;
 pub use validate::{Blame, Problem};
 
-/// The lab used when `--lab` is not given.
-pub const DEFAULT_LAB: &str = "labs/nginx-keepalived.yaml";
+/// The lab used when `--lab` is not given: the seed lab carried in the
+/// binary, so the default works from any folder.
+pub const DEFAULT_LAB: &str = crate::shipped::DEFAULT;
 
 /// Problems listed in one error; the rest are counted. A lab with thousands
 /// of nodes must not print thousands of lines.
@@ -38,7 +39,7 @@ pub struct Lab {
 /// Why a lab file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
-    #[error("cannot read lab file `{}`: {source}\n  fix: {}", path.display(), read_fix(.source))]
+    #[error("cannot read lab file `{}`\n  fix: {}", path.display(), read_fix(.source))]
     Read {
         path: PathBuf,
         #[source]
@@ -81,15 +82,16 @@ pub enum LabError {
     },
 }
 
-fn read_fix(e: &std::io::Error) -> &'static str {
+fn read_fix(e: &std::io::Error) -> String {
     match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            "pass an existing file with `--lab FILE` (the labs shipped with halab are in `labs/`)"
-        }
+        std::io::ErrorKind::NotFound => format!(
+            "pass an existing file with `--lab FILE`, or a lab shipped with halab by name: {}",
+            crate::shipped::names()
+        ),
         std::io::ErrorKind::PermissionDenied => {
-            "make the file readable for this user, or pass another with `--lab FILE`"
+            "make the file readable for this user, or pass another with `--lab FILE`".into()
         }
-        _ => "pass a readable lab file (YAML) with `--lab FILE`",
+        _ => "pass a readable lab file (YAML) with `--lab FILE`".into(),
     }
 }
 
@@ -141,11 +143,21 @@ pub fn load(path: &Path) -> Result<Lab, LabError> {
     load_with(path, &Overrides::default())
 }
 
-/// Like [`load`], applying command-line `overrides` before validation. The
-/// file is read with a bound ([`MAX_LAB_BYTES`]) and must be UTF-8.
+/// Like [`load`], applying command-line `overrides` before validation.
+/// `path` is a file (read with a bound, [`MAX_LAB_BYTES`], and UTF-8) or
+/// the name of a lab shipped in the binary (`seed`, `fast-failover`, …);
+/// a file on disk wins over a name.
 pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Lab, LabError> {
-    let text = input::read(path)?;
-    Lab::from_yaml_with(&text, path, overrides)
+    match crate::shipped::resolve(path) {
+        // The shipped lab is shown by its name, which `--lab` accepts again.
+        crate::shipped::LabSource::Shipped(l) => {
+            Lab::from_yaml_with(l.text, Path::new(l.name), overrides)
+        }
+        crate::shipped::LabSource::File(path) => {
+            let text = input::read(&path)?;
+            Lab::from_yaml_with(&text, &path, overrides)
+        }
+    }
 }
 
 /// Settings given on the command line that replace the lab file's, so that

@@ -50,7 +50,7 @@ pub enum LifecycleError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Image(#[from] ImageError),
-    #[error("port {port} on 127.0.0.1 is taken ({source}); lab `{lab}` publishes its proxy there\n  fix: stop what holds it, or run the lab on another port with `--port N`")]
+    #[error("port {port} on 127.0.0.1 is taken; lab `{lab}` publishes its proxy there\n  fix: stop what holds it, or run the lab on another port with `--port N`")]
     PortTaken {
         lab: String,
         port: u16,
@@ -66,7 +66,7 @@ pub enum LifecycleError {
     },
     #[error("a network named `{network}` exists but does not belong to lab `{lab}`\n  fix: remove it (`docker network rm {network}`) or rename the lab with `--name NAME`")]
     NetworkTaken { lab: String, network: String },
-    #[error("{step} failed: {source}\n  {cleanup}")]
+    #[error("{step} failed\n  {cleanup}")]
     PartFailed {
         step: String,
         #[source]
@@ -89,7 +89,7 @@ pub enum LifecycleError {
         hint: String,
         members: String,
     },
-    #[error("cannot write logs: {0}")]
+    #[error("cannot write logs")]
     Write(#[from] std::io::Error),
 }
 

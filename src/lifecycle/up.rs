@@ -722,7 +722,7 @@ mod tests {
         let err = up(e.as_ref(), &lab, &rendered(), &quick())
             .await
             .unwrap_err();
-        let msg = err.to_string();
+        let msg = crate::ui::error_text(&err);
         assert!(msg.contains("no space left"), "{msg}");
         assert!(msg.contains("removed what this `up` had created"), "{msg}");
         assert!(e.container("nginx-keepalived-nginx_master").is_none());
@@ -741,8 +741,8 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(
-            err.to_string(),
-            "start nginx-keepalived-nginx_slave failed: cannot start container `nginx-keepalived-nginx_slave`: OCI runtime create failed\n  removed what this `up` had created: nginx-keepalived-nginx_master, nginx-keepalived-nginx_slave, nginx-keepalived-proxy, nginx-keepalived-static-network"
+            crate::ui::error_text(&err),
+            "start nginx-keepalived-nginx_slave failed\n  caused by: cannot start container `nginx-keepalived-nginx_slave`\n  caused by: OCI runtime create failed\n  removed what this `up` had created: nginx-keepalived-nginx_master, nginx-keepalived-nginx_slave, nginx-keepalived-proxy, nginx-keepalived-static-network"
         );
         for m in members() {
             assert!(e.container(&m).is_none(), "{m} left behind");

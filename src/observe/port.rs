@@ -78,7 +78,7 @@ pub async fn fetch(port: u16, lab: &Lab, timeout: Duration) -> ProxyAnswer {
         Err(e) => return ProxyAnswer::failed(e.to_string()),
     };
     match client.get(url(port)).send().await {
-        Err(e) => ProxyAnswer::failed(error_chain(&e)),
+        Err(e) => ProxyAnswer::failed(crate::ui::one_line(&e)),
         Ok(resp) => {
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap_or_default();
@@ -86,19 +86,6 @@ pub async fn fetch(port: u16, lab: &Lab, timeout: Duration) -> ProxyAnswer {
             ProxyAnswer::of(status, &body, &pages)
         }
     }
-}
-
-/// reqwest says "error sending request" and keeps the reason (refused,
-/// reset, timed out) in its sources.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ use crate::verdict::{Status, Verdict};
 
 #[derive(Serialize)]
 struct JsonRun<'a> {
+    /// Each run carries it: the document stays a list of runs, as scripts
+    /// that read it expect.
+    schema_version: u32,
     id: &'a str,
     lab: &'a str,
     lab_file: &'a str,
@@ -26,6 +29,7 @@ pub fn json(runs: &[RunRecord]) -> String {
     let out: Vec<JsonRun> = runs
         .iter()
         .map(|r| JsonRun {
+            schema_version: crate::ui::JSON_SCHEMA_VERSION,
             id: &r.id,
             lab: &r.lab,
             lab_file: &r.lab_file,
@@ -57,6 +61,7 @@ mod tests {
         assert_eq!(value.as_array().unwrap().len(), 3);
         assert_eq!(value[1]["verdict"]["status"], "fail");
         assert!(value[0].get("timeline").is_none());
+        assert_eq!(value[2]["schema_version"], crate::ui::JSON_SCHEMA_VERSION);
         insta::assert_snapshot!(out.replace(env!("CARGO_PKG_VERSION"), "[version]"));
     }
 

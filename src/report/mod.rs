@@ -91,21 +91,11 @@ impl std::str::FromStr for Format {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("cannot render the HTML report: {}\n  fix: this is a bug in halab's embedded template; please report it", chain(.0))]
-    Template(#[source] tera::Error),
-    #[error("cannot write the JUnit report: {0}")]
+    #[error("cannot render the HTML report: {}\n  fix: this is a bug in halab's embedded template; please report it", crate::ui::one_line(.0))]
+    // Displayed, not chained: tera's top message says nothing alone.
+    Template(tera::Error),
+    #[error("cannot write the JUnit report")]
     Junit(#[source] quick_junit::SerializeError),
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 /// Any format, by value.

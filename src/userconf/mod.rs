@@ -56,7 +56,7 @@ impl<T> Spanned<T> {
 /// where, what, and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfError {
-    #[error("cannot read `{}`: {source}\n  fix: check the path and that the file is readable", path.display())]
+    #[error("cannot read `{}`\n  fix: check the path and that the file is readable", path.display())]
     Read {
         path: PathBuf,
         #[source]

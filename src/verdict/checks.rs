@@ -189,4 +189,3 @@ fn count_check(name: &str, what: &str, measured: u32, budget: u32) -> Check {
         ),
     }
 }
-

@@ -187,4 +187,3 @@ pub fn dual_ownership(timeline: &Timeline, end_at: Micros) -> Vec<Span> {
     spans.retain(|s| s.len() > DUAL_OWNER_RESOLUTION);
     spans
 }
-

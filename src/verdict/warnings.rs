@@ -120,4 +120,3 @@ pub fn warnings(m: &Metrics, timeline: &Timeline, spec: &RunSpec) -> Vec<Warning
     }
     out
 }
-

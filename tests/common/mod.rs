@@ -82,11 +82,26 @@ impl Out {
 
 /// Runs `halab ARGS` in `dir` (so `.halab/` lands there, not in the repo).
 pub fn run_in(dir: &Path, args: &[&str]) -> Out {
+    run_in_with(dir, args, &[])
+}
+
+/// Sends SIGINT (what Ctrl-C sends) to process `pid`.
+pub fn send_sigint(pid: u32) {
+    let sent = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -INT {pid} failed");
+}
+
+/// [`run_in`] with environment variables set for halab.
+pub fn run_in_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     let t = Instant::now();
     let out = Command::new(halab_bin())
         .args(args)
         .current_dir(dir)
         .env_remove("HALAB_LAB")
+        .envs(env.iter().copied())
         .output()
         .expect("halab runs");
     let out = Out {
