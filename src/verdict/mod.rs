@@ -569,9 +569,10 @@ mod tests {
         let mut t = Timeline::default();
         fault(&mut t, 1_000 * MS);
         probe(&mut t, 0, 3_000 * MS, |_| page(M), |_| 2 * MS);
+        let t = t.finish();
         let spec = spec_of(ScenarioName::KillKeepalived);
         assert!(spec.plan.switch_optional && spec.plan.expect_switch);
-        let v = judge(&t.finish(), &spec);
+        let v = judge(&t, &spec);
         assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
         assert!(v.check("switch_within").is_none());
         assert!(
@@ -583,10 +584,7 @@ mod tests {
             v.notes
         );
         // The same timeline is a failure where the switch is required.
-        let mut t = Timeline::default();
-        fault(&mut t, 1_000 * MS);
-        probe(&mut t, 0, 3_000 * MS, |_| page(M), |_| 2 * MS);
-        let v = judge(&t.finish(), &spec_of(ScenarioName::KillMaster));
+        let v = judge(&t, &spec_of(ScenarioName::KillMaster));
         assert_eq!(v.status, Status::Fail);
     }
 
