@@ -594,6 +594,8 @@ impl LabCtx {
         let (kind, script) = match hc.kind {
             CheckKind::Pidof => ("pidof", Some("check_nginx.sh")),
             CheckKind::Http => ("http", Some("check_http.sh")),
+            // Refused by validation until the production shape lands.
+            CheckKind::Tcp | CheckKind::Icmp => unreachable!("validation refuses {:?}", hc.kind),
         };
         let nodes = spec
             .nodes

@@ -27,6 +27,17 @@ pub const DEFAULT_LAB: &str = crate::shipped::DEFAULT;
 /// of nodes must not print thousands of lines.
 pub const MAX_PROBLEMS_SHOWN: usize = 20;
 
+/// The two topologies a lab can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The seed's: VRRP nodes run nginx, one front HAProxy forwards to the
+    /// VIP (a single point of failure).
+    ProxyInFront,
+    /// Production: VRRP nodes run HAProxy over plain web servers; clients
+    /// use the VIP.
+    LbPair,
+}
+
 /// A lab file that passed every check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lab {
@@ -295,6 +306,39 @@ impl Lab {
 
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.spec.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The lab's shape: who serves the page and where clients connect.
+    pub fn shape(&self) -> Shape {
+        if self.spec.nodes.iter().any(Node::runs_haproxy) {
+            Shape::LbPair
+        } else {
+            Shape::ProxyInFront
+        }
+    }
+
+    /// Whether a front proxy container exists (the seed's shape).
+    pub fn has_front_proxy(&self) -> bool {
+        self.spec.proxy.front
+    }
+
+    /// The web servers behind the load balancers (none in the seed's shape).
+    pub fn backends(&self) -> &[WebServer] {
+        &self.spec.backends.servers
+    }
+
+    pub fn backend(&self, name: &str) -> Option<&WebServer> {
+        self.backends().iter().find(|w| w.name == name)
+    }
+
+    /// Where clients (and the probe) connect: the front proxy's published
+    /// port on loopback, or the VIP itself on the lab's bridge.
+    pub fn client_target(&self) -> std::net::SocketAddrV4 {
+        if self.has_front_proxy() {
+            std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.spec.proxy.port)
+        } else {
+            std::net::SocketAddrV4::new(self.vip_addr(), self.spec.proxy.listen)
+        }
     }
 
     /// Docker network name: `<lab>-<network>`.

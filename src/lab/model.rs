@@ -11,7 +11,10 @@ use std::time::Duration;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-/// A whole lab: one VRRP pair (or more nodes) behind one HAProxy.
+/// A whole lab. Two shapes share this model (see [`Shape`]): the seed's (VRRP
+/// nodes running nginx behind one front HAProxy) and the production one (VRRP
+/// nodes running HAProxy over plain web servers, `backends`, clients on the
+/// VIP itself).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabSpec {
@@ -28,6 +31,12 @@ pub struct LabSpec {
     #[serde(default)]
     pub health_check: HealthCheck,
     pub nodes: Vec<Node>,
+    /// Plain web servers (nginx, no keepalived) that the nodes running
+    /// HAProxy balance over. Empty in the seed's shape.
+    #[serde(default, skip_serializing_if = "Backends::is_empty")]
+    pub backends: Backends,
+    /// HAProxy's settings: of the front proxy container in the seed's shape,
+    /// of the HAProxy each load-balancer node runs in the production shape.
     #[serde(default)]
     pub proxy: Proxy,
     #[serde(default)]
@@ -133,8 +142,12 @@ pub enum CheckKind {
     /// A `vrrp_script` wrapper running `pidof nginx` (bare `pidof` never
     /// succeeds on Debian: it is killall5).
     Pidof,
-    /// A `vrrp_script` that fetches http://127.0.0.1/ with curl.
+    /// A `vrrp_script` that fetches http://127.0.0.1/ with curl (layer 7).
     Http,
+    /// A `vrrp_script` that connects to the served port (layer 4).
+    Tcp,
+    /// A `vrrp_script` that pings `health_check.address` (layer 3).
+    Icmp,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +169,9 @@ pub struct HealthCheck {
     /// only lowers its priority.
     #[serde(default)]
     pub weight: i32,
+    /// What `icmp` pings (an address in the lab's subnet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Ipv4Addr>,
 }
 
 impl Default for HealthCheck {
@@ -166,6 +182,7 @@ impl Default for HealthCheck {
             fall: 1,
             rise: 1,
             weight: 0,
+            address: None,
         }
     }
 }
@@ -187,8 +204,15 @@ pub struct Node {
     pub ip: Ipv4Addr,
     pub state: VrrpState,
     pub priority: u16,
+    /// What the node serves beside keepalived: `[nginx]` (the seed's shape,
+    /// the default) or `[haproxy]` (a load balancer over `backends`).
+    #[serde(default = "default_runs", skip_serializing_if = "is_default_runs")]
+    pub runs: Vec<Service>,
     /// Text of the node's page: how a client tells the nodes apart. With
     /// `page_file`, a text that occurs in that file and in no other page.
+    /// On a node running HAProxy only, the value of the `X-Halab-LB`
+    /// response header its HAProxy adds (default: the node's name).
+    #[serde(default)]
     pub page: String,
     /// The user's own keepalived.conf (relative to the lab file), used in
     /// place of the rendered one; its VRRP settings become the lab's.
@@ -207,7 +231,141 @@ pub struct Node {
     pub files: BTreeMap<String, PathBuf>,
 }
 
+/// A service a VRRP node runs beside keepalived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Nginx,
+    Haproxy,
+}
+
+fn default_runs() -> Vec<Service> {
+    vec![Service::Nginx]
+}
+fn is_default_runs(r: &[Service]) -> bool {
+    r == [Service::Nginx]
+}
+
+/// The response header by which a load balancer's HAProxy names itself, so
+/// a client knows which LB carried its request.
+pub const LB_HEADER: &str = "X-Halab-LB";
+
+/// Plain web servers behind the load balancers, and how HAProxy checks them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backends {
+    /// HAProxy's health check of every server.
+    #[serde(default)]
+    pub check: BackendCheck,
+    /// Port nginx listens on in each web server.
+    #[serde(default = "default_web_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub servers: Vec<WebServer>,
+}
+
+impl Backends {
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+}
+
+fn default_web_port() -> u16 {
+    80
+}
+
+/// One web server: nginx alone, serving its own page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebServer {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    /// Text of its page: how a client tells which web server answered.
+    pub page: String,
+}
+
+impl WebServer {
+    /// The page text as the rendered page carries it (HTML-escaped).
+    pub fn marker(&self) -> String {
+        tera::escape_html(&self.page)
+    }
+}
+
+/// The layer at which HAProxy checks a web server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendCheckKind {
+    /// Layer 4: the port accepts a connection (`check`).
+    Tcp,
+    /// Layer 7: a GET answers with the expected status (`option httpchk`).
+    Http,
+}
+
+/// HAProxy's check of the web servers: a server is out of the pool after
+/// `fall` failures `inter` apart, back after `rise` successes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendCheck {
+    #[serde(default = "default_backend_check_kind")]
+    pub kind: BackendCheckKind,
+    #[serde(default = "default_backend_inter", with = "humantime_serde")]
+    pub inter: Duration,
+    #[serde(default = "two")]
+    pub rise: u32,
+    #[serde(default = "two")]
+    pub fall: u32,
+    /// `http`: the path requested.
+    #[serde(default = "default_check_path")]
+    pub path: String,
+    /// `http`: the status a healthy server answers.
+    #[serde(default = "default_expect_status")]
+    pub expect_status: u16,
+}
+
+impl Default for BackendCheck {
+    fn default() -> Self {
+        BackendCheck {
+            kind: default_backend_check_kind(),
+            inter: default_backend_inter(),
+            rise: 2,
+            fall: 2,
+            path: default_check_path(),
+            expect_status: default_expect_status(),
+        }
+    }
+}
+
+impl BackendCheck {
+    /// The longest a dead server stays in the pool: `fall × inter`.
+    pub fn removal_time(&self) -> Duration {
+        self.inter * self.fall
+    }
+}
+
+fn default_backend_check_kind() -> BackendCheckKind {
+    BackendCheckKind::Http
+}
+fn default_backend_inter() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_check_path() -> String {
+    "/".into()
+}
+fn default_expect_status() -> u16 {
+    200
+}
+
 impl Node {
+    /// Whether the node runs nginx (the seed's shape).
+    pub fn runs_nginx(&self) -> bool {
+        self.runs.contains(&Service::Nginx)
+    }
+
+    /// Whether the node runs HAProxy over the lab's backends.
+    pub fn runs_haproxy(&self) -> bool {
+        self.runs.contains(&Service::Haproxy)
+    }
+
     /// The page text as the rendered page carries it (HTML-escaped): what a
     /// client finds in an answer to tell this node's page from the others.
     pub fn marker(&self) -> String {
@@ -218,6 +376,12 @@ impl Node {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proxy {
+    /// Whether a front HAProxy container stands before the VIP (the seed's
+    /// shape, publishing `port` on 127.0.0.1). False in the production
+    /// shape: clients reach `http://VIP:listen/` on the lab's bridge, and
+    /// these settings configure the HAProxy of every node that runs one.
+    #[serde(default = "yes")]
+    pub front: bool,
     #[serde(default = "default_proxy_name")]
     pub name: String,
     /// Static address; when absent the engine picks a free one.
@@ -279,6 +443,7 @@ impl HttpReuse {
 impl Default for Proxy {
     fn default() -> Self {
         Proxy {
+            front: true,
             name: default_proxy_name(),
             ip: None,
             listen: default_listen(),

@@ -101,6 +101,7 @@ pub fn validate(spec: &LabSpec) -> Vec<Problem> {
     check_nodes(&mut c, spec);
     check_vrrp(&mut c, spec);
     check_health(&mut c, spec);
+    check_shape(&mut c, spec);
     check_proxy(&mut c, spec);
     check_probe(&mut c, spec);
     check_image(&mut c, spec);
@@ -662,6 +663,32 @@ fn check_health(c: &mut Checker, spec: &LabSpec) {
             format!("{} is outside -{limit}..={limit}, keepalived's range for this check", h.weight),
             "use 0 (a failing check means FAULT, fastest takeover) or a negative weight larger than the priority gap",
         );
+    }
+}
+
+// ---------------------------------------------------------------- shape
+
+// The production shape's fields parse; render and run do not know them yet.
+fn check_shape(c: &mut Checker, spec: &LabSpec) {
+    use crate::lab::model::{CheckKind, Service};
+    const FIX: &str = "use the seed's shape (nodes running nginx behind the front proxy) for now";
+    if matches!(spec.health_check.kind, CheckKind::Tcp | CheckKind::Icmp) {
+        c.push(
+            "health_check.kind",
+            "is not supported yet",
+            "use `pidof` or `http`",
+        );
+    }
+    for (i, n) in spec.nodes.iter().enumerate() {
+        if n.runs != [Service::Nginx] {
+            c.push(format!("nodes[{i}].runs"), "is not supported yet", FIX);
+        }
+    }
+    if !spec.backends.servers.is_empty() {
+        c.push("backends", "is not supported yet", FIX);
+    }
+    if !spec.proxy.front {
+        c.push("proxy.front", "is not supported yet", FIX);
     }
 }
 
