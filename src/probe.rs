@@ -448,6 +448,7 @@ async fn request(shared: Arc<Shared>, seq: u64, scheduled: std::time::Instant) -
             seq,
             sent,
             done,
+            backend: None,
             outcome: outcome.clone(),
         }),
     });

@@ -543,6 +543,7 @@ pub(crate) mod tests {
                 seq: 0,
                 sent: 0,
                 done: 500,
+                backend: None,
                 outcome: Outcome::Page {
                     node: "nginx_master".into(),
                 },
@@ -664,6 +665,7 @@ pub(crate) mod tests {
                 seq: 1,
                 sent: 1_200,
                 done: 1_500,
+                backend: None,
                 outcome: Outcome::Timeout,
             }),
         );

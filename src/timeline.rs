@@ -124,6 +124,10 @@ pub struct Request {
     pub sent: Micros,
     pub done: Micros,
     pub outcome: Outcome,
+    /// In the production shape, the web server whose page answered (the
+    /// `outcome`'s node is then the load balancer that carried it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
 }
 
 impl Request {
@@ -158,6 +162,14 @@ pub enum EventKind {
     Vrrp { node: String, state: VrrpState },
     /// Ownership watching started on a node (its first sample is a `Vip`).
     WatchStart { node: String },
+    /// A load balancer's HAProxy put a web server into its pool (`up`) or
+    /// took it out, as its own log says, with HAProxy's reason.
+    Pool {
+        lb: String,
+        server: String,
+        up: bool,
+        reason: String,
+    },
     /// Something worth showing beside the timeline (a log line, a warning).
     Note { text: String },
     /// A condition of a steady lab that failed before the fault (see

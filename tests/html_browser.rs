@@ -239,6 +239,7 @@ fn timeline(sh: &Shape) -> Timeline {
                 seq,
                 sent,
                 done: sent + latency,
+                backend: None,
                 outcome,
             }),
         );

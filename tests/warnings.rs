@@ -217,6 +217,7 @@ fn stored_split_brain(runs: &std::path::Path) -> RunRecord {
                 seq: seq as u64,
                 sent,
                 done: sent + 2 * MS,
+                backend: None,
                 outcome: Outcome::Page { node: node.into() },
             }),
         );

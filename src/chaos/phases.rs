@@ -325,6 +325,7 @@ mod tests {
                     seq: t,
                     sent: t * MS,
                     done: t * MS,
+                    backend: None,
                     outcome: match node {
                         Some(n) => Outcome::Page { node: n.into() },
                         None => Outcome::Timeout,

@@ -105,6 +105,7 @@ impl Prober for ScriptedProbe {
                     seq,
                     sent: at,
                     done: at,
+                    backend: None,
                     outcome: script(at),
                 };
                 if sink

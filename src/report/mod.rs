@@ -542,6 +542,7 @@ proxy:
                     seq,
                     sent,
                     done: sent + lat,
+                    backend: None,
                     outcome,
                 }),
             );

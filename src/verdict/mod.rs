@@ -489,6 +489,7 @@ mod tests {
                     seq,
                     sent,
                     done,
+                    backend: None,
                     outcome: page(sent),
                 }),
             );
@@ -969,6 +970,7 @@ mod tests {
                 seq: 1000,
                 sent: 995 * MS,
                 done: 1_300 * MS,
+                backend: None,
                 outcome: page(B),
             }),
         );
