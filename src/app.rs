@@ -754,7 +754,8 @@ async fn sweep_cmd(
     let mut records = Vec::new();
     let mut outcome = Outcome::Success;
     for (i, point) in points.iter().enumerate() {
-        let lab = sweep::copy_at(&base, &text, &args.lab, args.subnet, i + 1, point)?;
+        let lab = sweep::copy_at(&base, &text, &args.lab, args.subnet, i + 1, point)
+            .with_context(|| format!("grid point {}", sweep::show(point)))?;
         eprintln!(
             "grid point {}/{}: {} (lab `{}`)",
             i + 1,
@@ -913,7 +914,14 @@ async fn tune_cmd(args: &LabArgs, opts: &TuneOptions, quiet: bool) -> Result<Out
     let labs = points
         .iter()
         .enumerate()
-        .map(|(i, p)| sweep::copy_at(&base, &text, &args.lab, args.subnet, i + 1, p))
+        .map(|(i, p)| {
+            sweep::copy_at(&base, &text, &args.lab, args.subnet, i + 1, p).with_context(|| {
+                format!(
+                    "candidate advert {}: the lab refuses it or what tune derives from it",
+                    p[tune::ADVERT]
+                )
+            })
+        })
         .collect::<Result<Vec<Lab>>>()?;
     let batches: Vec<Batch> = scenarios
         .iter()

@@ -121,7 +121,8 @@ pub fn lab_text(arg: &Path) -> anyhow::Result<String> {
 /// Point `point` as its own copy of `base` (whose file is `text`, read
 /// from `source`): the values written in, named `<lab>-p<index>`, on the
 /// lab's port + `index` (so copies never meet the lab or each other), and
-/// validated like any lab file. Sweep and tune make every copy here.
+/// validated like any lab file (the caller names the point in its
+/// errors). Sweep and tune make every copy here.
 pub fn copy_at(
     base: &Lab,
     text: &str,
@@ -130,18 +131,20 @@ pub fn copy_at(
     index: usize,
     point: &Point,
 ) -> anyhow::Result<Lab> {
-    let shown = show(point);
     let port = u16::try_from(index)
         .ok()
         .and_then(|n| base.spec().proxy.port.checked_add(n))
-        .with_context(|| format!("no port left for point {shown}"))?;
+        .with_context(|| format!("no port left above {}", base.spec().proxy.port))?;
     let overrides = lab::Overrides {
         name: Some(format!("{}-p{index}", base.name())),
         port: Some(port),
         subnet,
     };
-    Lab::from_yaml_with(&lab_at(text, point)?, source, &overrides)
-        .with_context(|| format!("point {shown}"))
+    Ok(Lab::from_yaml_with(
+        &lab_at(text, point)?,
+        source,
+        &overrides,
+    )?)
 }
 
 /// `key=value key=value`, as the output names a point.
