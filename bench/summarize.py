@@ -224,6 +224,10 @@ def curves(args):
     for i, svg in enumerate(svgs):
         x, y = (i % cols) * w, top + (i // cols) * h
         title = re.search(r"<title>(.*?)</title>", svg).group(1)
+        # "worst answer of kill-master against vrrp.advert_int" → "kill-master: worst answer"
+        m = re.fullmatch(r"(.*) of (.*) against (.*)", title)
+        if m:
+            title = f"{m.group(2)}: {m.group(1)}"
         svg = svg.replace('<svg class="curve"', f'<svg x="{x}" y="{y}"', 1)
         # Each panel's own caption names its scenario too.
         svg = re.sub(r'(<text x="60" y="14" font-size="12">)(.*?)(</text>)',

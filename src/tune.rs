@@ -380,8 +380,8 @@ pub fn relax(candidates: &[Settings], decisions: &[Decision]) -> String {
             "even the slowest advert tried ({slowest}) flapped under the stress: soak under a lighter `--stress`, or try slower adverts (`--advert`)"
         ),
         (Some(i), true) => format!(
-            "the adverts quiet under the stress ({} and slower) miss the budgets, and faster ones flap: relax the lab's budgets (`scenarios:` in the lab file; the misses are above) or soak under a lighter `--stress`",
-            show(candidates[i - 1].advert)
+            "the slower adverts missed a budget, and {} flapped under the stress (faster ones would flap sooner): relax the lab's budgets (`scenarios:` in the lab file; the misses are above) or soak under a lighter `--stress`",
+            show(candidates[i].advert)
         ),
         (None, true) => format!(
             "every advert tried down to {fastest} missed a budget: relax the lab's budgets (`scenarios:` in the lab file; the measured values are above), or add faster adverts to `--advert` where the lab's VRRP version allows"
