@@ -302,13 +302,14 @@ flaps in its soak: a faster advert only flaps sooner. The recommendation is the 
 candidate that qualified; the table says why each other one was rejected.
 
 The proxy follows the advert (docs/benchmarks.md, \"Tuning the fast lab\"):
-  proxy.timeouts.connect = advert       a request caught by a dead master is retried
-                                        every connect timeout
-  proxy.timeouts.server  = advert, at least 50ms
-                                        a request stuck on a frozen master waits this
-                                        long before its retry
-  proxy.retries          = enough connect timeouts to cover 5 Master_Down intervals
-                                        (3 x advert + skew, under 4 x advert): 20
+  proxy.timeouts.connect = advert
+      a request caught by a dead master is retried every connect timeout
+  proxy.timeouts.server  = 50ms, whatever the advert
+      a request stuck on a connection the old master dropped, or on a frozen
+      master, waits exactly this long before its retry
+  proxy.retries          = enough waits to cover 5 Master_Down intervals
+      (3 x advert + skew, under 4 x advert), each wait the shorter timeout;
+      at most 100
 
 Every run is stored (`halab report --all` shows them, with the failover curves).";
 

@@ -27,10 +27,12 @@ const V3_LADDER_MS: [u64; 8] = [1000, 500, 200, 100, 50, 30, 20, 10];
 /// VRRPv2 candidates, slow → fast (whole seconds only).
 const V2_LADDER_S: [u64; 3] = [3, 2, 1];
 
-/// The shortest `timeout server` tune sets: well above any answer of a
-/// healthy backend (nginx answers these labs in ≈ 1 ms), so that only a
-/// request stuck on a dead or frozen node waits for it.
-pub const SERVER_FLOOR: Duration = Duration::from_millis(50);
+/// The `timeout server` tune sets, whatever the advert: well above any
+/// answer of a healthy backend (nginx answers these labs in ≈ 1 ms), so
+/// that only a request stuck on a dead or frozen node waits for it.
+pub const SERVER_TIMEOUT: Duration = Duration::from_millis(50);
+/// The most retries a lab file may set (`lab::validate`'s bound).
+const MAX_RETRIES: u128 = 100;
 /// How many Master_Down intervals the proxy's retries cover.
 const RETRY_COVER: u32 = 5;
 
@@ -62,21 +64,26 @@ impl Settings {
     /// - `connect` = advert: a request caught by a dead master is retried
     ///   every connect timeout, so the first retry after the takeover's
     ///   gratuitous ARP comes at most one advert later;
-    /// - `server` = advert, at least [`SERVER_FLOOR`]: a request stuck on a
-    ///   frozen master waits this long before its retry;
-    /// - `retries`: enough connect timeouts to cover five Master_Down
-    ///   intervals (3 × advert + skew, under 4 × advert), so no request
-    ///   runs out of retries before a backup has taken over.
+    /// - `server` = 50 ms whatever the advert ([`SERVER_TIMEOUT`]): a request on a
+    ///   connection the old master dropped, or stuck on a frozen one, waits
+    ///   exactly this long before its retry, so stop-master's and
+    ///   pause-master's worst answers are this timeout; scaled with the
+    ///   advert it only made them worse (a 200 ms advert with a 200 ms
+    ///   server timeout answered stop-master in 204 ms);
+    /// - `retries`: enough waits (each the shorter of the two timeouts) to
+    ///   cover five Master_Down intervals (3 × advert + skew, under
+    ///   4 × advert), so no request runs out of retries before a backup has
+    ///   taken over; at most 100, the lab file's bound.
     pub fn derive(advert: Duration) -> Settings {
         let connect = advert;
-        let master_down = advert * 4;
-        let cover = (master_down * RETRY_COVER).as_micros();
-        let retries = cover.div_ceil(connect.as_micros().max(1));
+        let wait = connect.min(SERVER_TIMEOUT).as_micros().max(1);
+        let cover = (advert * 4 * RETRY_COVER).as_micros();
+        let retries = cover.div_ceil(wait).clamp(3, MAX_RETRIES);
         Settings {
             advert,
             connect,
-            server: advert.max(SERVER_FLOOR),
-            retries: u32::try_from(retries).unwrap_or(u32::MAX).clamp(3, 100),
+            server: SERVER_TIMEOUT,
+            retries: u32::try_from(retries).unwrap_or(100),
         }
     }
 
@@ -495,8 +502,8 @@ impl Why<'_> {
              #   - met the budgets of {} in each of {} run{}\n\
              #     (worst answer {}, most failed requests in a run {}), and\n\
              #   - showed no VRRP transition in a {} idle soak under stress `{}`.\n\
-             # The proxy follows the advert: connect = advert, server = advert (at\n\
-             #   least {}), retries cover {} Master_Down intervals (4 × advert each).\n\
+             # The proxy follows the advert: connect = advert, server = {}, retries\n\
+             #   cover {} Master_Down intervals (4 × advert each; at most 100).\n\
              # The runs behind this are stored: `halab report --all` shows them.\n",
             tried.join(", "),
             scenarios.join(", "),
@@ -508,7 +515,7 @@ impl Why<'_> {
             self.failed,
             show(self.soak),
             self.stress,
-            show(SERVER_FLOOR),
+            show(SERVER_TIMEOUT),
             RETRY_COVER,
         ));
         out
@@ -673,17 +680,22 @@ mod tests {
         // The fast lab's measured settings come out of the 20 ms advert.
         let s = Settings::derive(ms(20));
         assert_eq!((s.connect, s.server, s.retries), (ms(20), ms(50), 20));
-        // The retries cover five Master_Down intervals (4 × advert).
-        for advert in [ms(10), ms(50), ms(200), Duration::from_secs(1)] {
+        // The retries cover five Master_Down intervals (4 × advert) of the
+        // shorter wait, up to the lab's bound of 100.
+        for advert in [ms(10), ms(50), ms(200), ms(250), Duration::from_secs(1)] {
             let s = Settings::derive(advert);
-            assert!(s.connect * s.retries >= advert * 4 * 5, "{s:?}");
-            assert_eq!(s.connect, advert);
-            assert_eq!(s.server, advert.max(SERVER_FLOOR));
+            let wait = s.connect.min(s.server);
+            assert!(
+                wait * s.retries >= advert * 4 * 5 || s.retries == 100,
+                "{s:?}"
+            );
+            assert_eq!((s.connect, s.server), (advert, SERVER_TIMEOUT));
         }
+        assert_eq!(Settings::derive(ms(250)).retries, 100);
         let p = Settings::derive(ms(100)).point();
         assert_eq!(p[ADVERT], "100ms");
-        assert_eq!(p[SERVER], "100ms");
-        assert_eq!(p[RETRIES], "20");
+        assert_eq!(p[SERVER], "50ms");
+        assert_eq!(p[RETRIES], "40");
     }
 
     #[test]
