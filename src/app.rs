@@ -142,11 +142,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             up,
             scenarios,
         } => {
-            let scenarios = if scenarios.is_empty() {
-                crate::scenario::default_set()
-            } else {
-                scenarios
-            };
+            // Empty: the default set of the lab's shape (known once loaded).
             block_on(test_cmd(&lab, &run, &scenarios, up, quiet))
         }
         Command::Init { name, out } => {
@@ -654,6 +650,15 @@ async fn chaos_cmd(
     quiet: bool,
 ) -> Result<Outcome> {
     let lab = load_lab(args)?;
+    let scenarios = if scenarios.is_empty() {
+        crate::scenario::default_set_for(lab.shape())
+    } else {
+        scenarios.to_vec()
+    };
+    // Every scenario fits before the first runs.
+    for &scenario in &scenarios {
+        crate::scenario::fit(scenario, &lab, &Params::parse(scenario, &run.set)?)?;
+    }
     let engine = connect().await?;
     let store = Store::at(&run.runs_dir);
     let mut records = Vec::new();
@@ -708,8 +713,8 @@ async fn sweep_cmd(
 ) -> Result<Outcome> {
     let points = sweep::points(&sweep::axes(grid)?);
     // Refused before any lab comes up.
-    Params::parse(scenario, &run.set)?;
     let base = load_lab(args)?;
+    crate::scenario::fit(scenario, &base, &Params::parse(scenario, &run.set)?)?;
     // The lab's text, to edit per grid point: a shipped lab's from the binary.
     let text = match shipped::resolve(&args.lab) {
         shipped::LabSource::Shipped(l) => l.text.to_string(),

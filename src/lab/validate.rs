@@ -990,10 +990,12 @@ fn check_budgets(c: &mut Checker, spec: &LabSpec) {
             worst_answer,
             // 0 is a real budget here: no moment with two VIP owners.
             max_dual_owner,
+            pool_remove_within,
             observe,
         } = b;
         for (name, d) in [
             ("switch_within", switch_within),
+            ("pool_remove_within", pool_remove_within),
             ("recover_within", recover_within),
             ("worst_answer", worst_answer),
             ("observe", observe),
