@@ -368,7 +368,8 @@ impl Runner {
     }
 }
 
-/// A VIP and a keepalived watcher per node, sending on `tx` until aborted.
+/// A VIP and a keepalived watcher per node, and a pool watcher per node
+/// running HAProxy, sending on `tx` until aborted.
 fn spawn_watchers(
     engine: &Arc<dyn Engine>,
     lab: &Lab,
@@ -388,6 +389,15 @@ fn spawn_watchers(
             clock,
             tx.clone(),
         )));
+        if node.runs_haproxy() {
+            watchers.push(tokio::spawn(watch::watch_pool(
+                engine.clone(),
+                container.clone(),
+                node.name.clone(),
+                clock,
+                tx.clone(),
+            )));
+        }
         watchers.push(tokio::spawn(watch::watch_vrrp(
             engine.clone(),
             container,

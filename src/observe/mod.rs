@@ -1,7 +1,7 @@
 //! Reading a lab from outside, the one place where what a node prints is
 //! turned into typed values: who holds the VIP ([`addr`]: `ip -o addr`,
 //! `ip -o monitor address`), what keepalived says ([`keepalived`]: its log
-//! lines), what the port answers ([`port`]), and, built on those, each
+//! lines), what HAProxy says of its servers ([`haproxy`]), what the port answers ([`port`]), and, built on those, each
 //! node's status and the diagnosis of a lab that is not steady.
 //!
 //! `lifecycle` (up's readiness, status) and `chaos::watch` (the run's
@@ -9,6 +9,7 @@
 
 mod addr;
 mod dump;
+mod haproxy;
 mod keepalived;
 mod port;
 mod steady;
@@ -26,6 +27,7 @@ use crate::timeline::VrrpState;
 
 pub use addr::{lists_vip, vip_change, vip_change_at, AddrLine};
 pub use dump::{InstanceData, InstanceStats};
+pub use haproxy::{pool_change, pool_change_at, PoolLine};
 pub use keepalived::{
     engine_stamp, last_state, meaning, telling, vrrp_state, vrrp_state_at, LogLine, Said,
 };
