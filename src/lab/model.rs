@@ -251,7 +251,7 @@ fn is_default_runs(r: &[Service]) -> bool {
 pub const LB_HEADER: &str = "X-Halab-LB";
 
 /// Plain web servers behind the load balancers, and how HAProxy checks them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Backends {
     /// HAProxy's health check of every server.
@@ -262,6 +262,17 @@ pub struct Backends {
     pub port: u16,
     #[serde(default)]
     pub servers: Vec<WebServer>,
+}
+
+// Not derived: a lab without `backends` has nginx's port 80, not 0.
+impl Default for Backends {
+    fn default() -> Self {
+        Backends {
+            check: BackendCheck::default(),
+            port: default_web_port(),
+            servers: Vec::new(),
+        }
+    }
 }
 
 impl Backends {
