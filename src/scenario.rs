@@ -1536,6 +1536,7 @@ mod tests {
             "nginx-keepalived.yaml",
             "fast-failover.yaml",
             "three-node.yaml",
+            "lb-pair.yaml",
         ] {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("labs")
@@ -1573,10 +1574,35 @@ mod tests {
             &get(ScenarioName::StopProxy).default_params()
         )
         .is_ok());
+        let lb = shipped("lb-pair.yaml");
+        let refuse_lb = |s: ScenarioName, set: &[&str]| {
+            let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+            fit(s, &lb, &Params::parse(s, &set).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        let p = Params::parse(ScenarioName::KillWeb, &["server=web2".into()]).unwrap();
+        assert!(fit(ScenarioName::KillWeb, &lb, &p).is_ok());
+        let plan = get(ScenarioName::KillWeb).plan_with(&lb, &p);
+        assert_eq!(plan.backend.as_deref(), Some("web2"));
+        assert_eq!(
+            plan.inject,
+            [Action::Kill {
+                container: "lb-pair-web2".into(),
+                signal: "SIGKILL".into()
+            }]
+        );
+        let all = get(ScenarioName::StopAllWeb).plan(&lb);
+        assert_eq!(all.inject.len(), 3);
+        assert_eq!(all.heal.len(), 3);
+        assert_eq!(all.node, "web1+web2+web3");
         let errors = [
             refuse(ScenarioName::KillWeb, &[]),
             refuse(ScenarioName::KillHaproxy, &[]),
             refuse(ScenarioName::StopAllWeb, &[]),
+            refuse_lb(ScenarioName::KillNginx, &[]),
+            refuse_lb(ScenarioName::StopProxy, &[]),
+            refuse_lb(ScenarioName::HangWeb, &["server=web9"]),
         ];
         insta::assert_snapshot!(errors.join("\n---\n"));
     }
