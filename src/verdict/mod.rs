@@ -1525,6 +1525,11 @@ mod tests {
         assert_eq!(v.status, Status::Fail);
         assert!(v.check("no_switch").is_none());
         insta::assert_snapshot!(v.reasons.join("\n"), @"single point of failure: the front proxy is the only way to the VIP, and with it stopped 200 of 200 requests failed during the fault");
+        assert!(
+            v.warnings.iter().all(|w| w.kind != WarningKind::Failed),
+            "the outage check judges them: {:?}",
+            v.warnings
+        );
         let v = outage(ScenarioName::StopAllWeb, true);
         assert_eq!(v.status, Status::Fail);
         assert!(
