@@ -388,9 +388,15 @@ async fn up_cmd(
             }
         }
     }
-    if let Some(node) = &report.answer.node {
-        let page = lab.node(node).map(|n| n.page.as_str()).unwrap_or("");
-        print(format!("  {} answers {page} ({node})", report.url))?;
+    match (&report.answer.node, &report.answer.backend) {
+        (Some(lb), Some(web)) => {
+            print(format!("  {} answers through {lb} from {web}", report.url))?
+        }
+        (Some(node), None) => {
+            let page = lab.node(node).map(|n| n.page.as_str()).unwrap_or("");
+            print(format!("  {} answers {page} ({node})", report.url))?;
+        }
+        _ => {}
     }
     print(format!(        "  next: `halab status`, `halab chaos stop-master`, `halab down` (add --lab {} for this lab)",
         lab.source().display()

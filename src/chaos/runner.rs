@@ -260,13 +260,13 @@ impl Runner {
         let master = lab.master().name.clone();
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
         let watchers = spawn_watchers(&engine, lab, clock, &tx);
-        let spec = lab.spec();
         let started = self.probe.start(
             ProbeConfig {
-                url: format!("http://127.0.0.1:{}/", spec.proxy.port),
+                url: crate::observe::url(lab),
                 interval: opts.probe_interval,
                 timeout: opts.probe_timeout,
                 pages: crate::render::page_markers(lab),
+                lbs: crate::render::lb_markers(lab),
             },
             clock,
             tx,

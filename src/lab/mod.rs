@@ -334,6 +334,17 @@ impl Lab {
         self.backends().iter().find(|w| w.name == name)
     }
 
+    /// Every member's name, as containers are made: nodes, web servers,
+    /// then the front proxy when there is one.
+    pub fn members(&self) -> Vec<&str> {
+        let nodes = self.spec.nodes.iter().map(|n| n.name.as_str());
+        let webs = self.backends().iter().map(|w| w.name.as_str());
+        let proxy = self
+            .has_front_proxy()
+            .then_some(self.spec.proxy.name.as_str());
+        nodes.chain(webs).chain(proxy).collect()
+    }
+
     /// Where clients (and the probe) connect: the front proxy's published
     /// port on loopback, or the VIP itself on the lab's bridge.
     pub fn client_target(&self) -> std::net::SocketAddrV4 {
