@@ -398,7 +398,9 @@ async fn up_cmd(
         }
         _ => {}
     }
-    print(format!(        "  next: `halab status`, `halab chaos stop-master`, `halab down` (add --lab {} for this lab)",
+    print(format!(
+        "  next: `halab status`, `halab chaos {}`, `halab down` (add --lab {} for this lab)",
+        crate::scenario::first_to_try(lab.shape()),
         lab.source().display()
     ))?;
     Ok(Outcome::Success)

