@@ -178,7 +178,7 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Run every scenario of the lab in turn, healing between them.
+    /// Run the default scenarios of the lab's shape in turn (or those named), healing between them.
     #[command(after_help = "Examples:
   halab test --up
   halab test --scenario stop-master --scenario kill-master
