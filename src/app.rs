@@ -518,7 +518,9 @@ async fn lint_cmd(args: &LabArgs, format: crate::cli::LintFormat) -> Result<Outc
                 "daemon_checks": checks,
                 "daemon_checks_skipped": skipped,
             });
-            print(serde_json::to_string_pretty(&doc)?)?;
+            print(serde_json::to_string_pretty(&crate::ui::Versioned::new(
+                &doc,
+            ))?)?;
         }
         crate::cli::LintFormat::Table => {
             std::io::Write::write_all(

@@ -187,6 +187,7 @@ fn the_seeds_project_fixed_comes_up_and_switches_on_stop_master() {
     let lint = lab.halab(&["lint"], &["--format", "json"]);
     assert_eq!(lint.code, 0, "{}", lint.all());
     let doc: serde_json::Value = serde_json::from_str(&lint.stdout).unwrap();
+    assert_eq!(doc["schema_version"], 1, "{}", lint.stdout);
     assert_eq!(doc["errors"], 0, "{}", lint.stdout);
     let checks = doc["daemon_checks"].as_array().expect("daemon checks ran");
     assert_eq!(checks.len(), 4, "{}", lint.stdout);
