@@ -3,6 +3,8 @@
 
   summarize.py table DIR...        one Markdown row per (lab file, scenario):
                                    median and min–max over the runs
+  summarize.py pool DIR...         the same for lb-pair runs: time until the
+                                   dead web server left the VIP holder's pool
   summarize.py timeline RUN.json   the events around the fault, one a line
                                    (what the verdict's numbers came from)
   summarize.py jitter < OUTPUT     bench/probe-jitter.sh's output as a table
@@ -73,6 +75,7 @@ def metrics_of(run):
         "worst": ms(m.get("worst_answer")),
         "dual": ms(m.get("dual_owner_longest")),
         "status": run["verdict"]["status"],
+        "removed": ms(m.get("pool_removed")),
     }
 
 
@@ -97,6 +100,33 @@ def table(args):
             f"| {lab} | {scenario} | {len(ms_)} | {passed} | {col('switch', fmt_ms)} "
             f"| {col('vrrp', fmt_ms)} | {col('failed', fmt_count)} | {col('late', fmt_count)} "
             f"| {col('worst', fmt_ms)} | {col('dual', fmt_ms)} |"
+        )
+    return 0
+
+
+def pool(args):
+    runs = load_runs(args.dirs)
+    if not runs:
+        print(f"no runs under {', '.join(args.dirs)}", file=sys.stderr)
+        return 2
+    groups = {}
+    for run in runs:
+        lab = os.path.splitext(os.path.basename(run["lab_file"]))[0]
+        groups.setdefault((lab, run["scenario"]), []).append(metrics_of(run))
+    print(
+        "| lab | scenario | runs | pass | out of the pool ms | failed | late "
+        "| worst answer ms | switch ms |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (lab, scenario), ms_ in sorted(groups.items()):
+        col = lambda k, f: spread([m[k] for m in ms_], f)  # noqa: E731
+        passed = sum(1 for m in ms_ if m["status"] == "pass")
+        web = scenario.endswith("-web")
+        print(
+            f"| {lab} | {scenario} | {len(ms_)} | {passed} "
+            f"| {col('removed', fmt_ms) if web else '–'} | {col('failed', fmt_count)} "
+            f"| {col('late', fmt_count)} | {col('worst', fmt_ms)} "
+            f"| {'–' if web else col('switch', fmt_ms)} |"
         )
     return 0
 
@@ -246,6 +276,9 @@ def main():
     t = sub.add_parser("table", help="median and spread per lab and scenario")
     t.add_argument("dirs", nargs="+", metavar="DIR")
     t.set_defaults(func=table)
+    pl = sub.add_parser("pool", help="lb-pair runs: pool removal, failures, worst answer")
+    pl.add_argument("dirs", nargs="+", metavar="DIR")
+    pl.set_defaults(func=pool)
     tl = sub.add_parser("timeline", help="events around the fault of one run")
     tl.add_argument("run", metavar="RUN.json")
     tl.add_argument("--before", type=float, default=50, help="ms before the fault (50)")

@@ -93,6 +93,7 @@ async fn main() {
             .iter()
             .map(|(n, t)| (n.to_string(), t.to_string()))
             .collect(),
+        lbs: vec![],
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let probe = Probe::start(config, Clock::start(), tx).unwrap_or_else(|e| {

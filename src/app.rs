@@ -173,11 +173,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             up,
             scenarios,
         } => {
-            let scenarios = if scenarios.is_empty() {
-                crate::scenario::default_set()
-            } else {
-                scenarios
-            };
+            // Empty: the default set of the lab's shape (known once loaded).
             block_on(test_cmd(&lab, &run, &scenarios, up, quiet))
         }
         Command::Init { name, out } => {
@@ -423,11 +419,19 @@ async fn up_cmd(
             }
         }
     }
-    if let Some(node) = &report.answer.node {
-        let page = lab.node(node).map(|n| n.page.as_str()).unwrap_or("");
-        print(format!("  {} answers {page} ({node})", report.url))?;
+    match (&report.answer.node, &report.answer.backend) {
+        (Some(lb), Some(web)) => {
+            print(format!("  {} answers through {lb} from {web}", report.url))?
+        }
+        (Some(node), None) => {
+            let page = lab.node(node).map(|n| n.page.as_str()).unwrap_or("");
+            print(format!("  {} answers {page} ({node})", report.url))?;
+        }
+        _ => {}
     }
-    print(format!(        "  next: `halab status`, `halab chaos stop-master`, `halab down` (add --lab {} for this lab)",
+    print(format!(
+        "  next: `halab status`, `halab chaos {}`, `halab down` (add --lab {} for this lab)",
+        crate::scenario::first_to_try(lab.shape()),
         lab.source().display()
     ))?;
     Ok(Outcome::Success)
@@ -687,6 +691,15 @@ async fn chaos_cmd(
     quiet: bool,
 ) -> Result<Outcome> {
     let lab = load_lab(args)?;
+    let scenarios = if scenarios.is_empty() {
+        crate::scenario::default_set_for(lab.shape())
+    } else {
+        scenarios.to_vec()
+    };
+    // Every scenario fits before the first runs.
+    for &scenario in &scenarios {
+        crate::scenario::fit(scenario, &lab, &Params::parse(scenario, &run.set)?)?;
+    }
     let engine = connect().await?;
     let store = Store::at(&run.runs_dir);
     let mut records = Vec::new();
@@ -741,8 +754,8 @@ async fn sweep_cmd(
 ) -> Result<Outcome> {
     let points = sweep::points(&sweep::axes(grid)?);
     // Refused before any lab comes up.
-    Params::parse(scenario, &run.set)?;
     let base = load_lab(args)?;
+    crate::scenario::fit(scenario, &base, &Params::parse(scenario, &run.set)?)?;
     let text = sweep::lab_text(&args.lab)?;
     let engine = connect().await?;
     let store = Store::at(&run.runs_dir);

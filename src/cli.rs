@@ -61,7 +61,7 @@ pub enum Command {
     /// and containers, and wait until the master serves port 8000.
     #[command(after_help = "Examples:
   halab up                            the seed lab (shipped in halab), from any folder
-  halab up --lab fast-failover        another shipped lab (seed, fast-failover, three-node)
+  halab up --lab fast-failover        another shipped lab (seed, fast-failover, three-node, lb-pair)
   halab up --lab my-lab.yaml --name lab2 --port 8100 --subnet 172.30.0.0/16
                                       a second copy beside the first")]
     Up {
@@ -232,7 +232,7 @@ Exit codes: 0 a candidate qualified (printed, and written with --out), 1 none di
         #[command(flatten)]
         run: RunArgs,
     },
-    /// Run every scenario of the lab in turn, healing between them.
+    /// Run the default scenarios of the lab's shape in turn (or those named), healing between them.
     #[command(after_help = "Examples:
   halab test --up
   halab test --scenario stop-master --scenario kill-master
@@ -350,7 +350,7 @@ pub enum LintFormat {
 #[derive(Debug, Clone, Args)]
 pub struct LabArgs {
     /// Lab file, or the name of a lab shipped with halab: `seed` (the same
-    /// as `nginx-keepalived`), `fast-failover`, `three-node`.
+    /// as `nginx-keepalived`), `fast-failover`, `three-node`, `lb-pair`.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_LAB, env = "HALAB_LAB")]
     pub lab: PathBuf,
     /// Templates folder replacing the built-in templates.

@@ -47,6 +47,10 @@ pub struct ProbeConfig {
     pub timeout: Duration,
     /// `(node, page text)`: an answer containing a node's text is that node's.
     pub pages: Vec<(String, String)>,
+    /// The production shape: `(load balancer, X-Halab-LB value)`. When set,
+    /// an answer is the LB's its header names, and `pages` tell the web
+    /// server that served it (`Request.backend`).
+    pub lbs: Vec<(String, String)>,
 }
 
 /// Why the probe could not start.
@@ -105,6 +109,65 @@ impl Pages {
         }
     }
 }
+
+/// Who answered. In the seed's shape, the node whose page came back; in the
+/// production shape, the load balancer its `X-Halab-LB` header names and
+/// the web server whose page came back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credit {
+    pages: Pages,
+    /// `(load balancer, header value)`; empty in the seed's shape.
+    lbs: Vec<(String, String)>,
+}
+
+impl Credit {
+    pub fn new(pages: &[(String, String)], lbs: &[(String, String)]) -> Credit {
+        Credit {
+            pages: Pages::new(pages),
+            lbs: lbs.to_vec(),
+        }
+    }
+
+    /// A lab's: its served pages and its load balancers' header values.
+    pub fn of_lab(lab: &crate::lab::Lab) -> Credit {
+        Credit::new(
+            &crate::render::page_markers(lab),
+            &crate::render::lb_markers(lab),
+        )
+    }
+
+    /// The outcome of an answer with this status, `X-Halab-LB` value and
+    /// body, and the web server that served it (production shape only). An
+    /// answer without a known LB or a known page is `UnknownPage`.
+    pub fn judge(&self, status: u16, lb: Option<&str>, body: &str) -> (Outcome, Option<String>) {
+        if self.lbs.is_empty() {
+            return (self.pages.outcome(status, body), None);
+        }
+        if status != 200 {
+            return (Outcome::Http { status }, None);
+        }
+        match self.who(lb, body) {
+            (Some(node), Some(backend)) => (Outcome::Page { node }, Some(backend)),
+            (_, backend) => (Outcome::UnknownPage, backend),
+        }
+    }
+
+    /// Whatever status came with it: the node an answer credits (the LB in
+    /// the production shape) and the web server (production shape only).
+    pub fn who(&self, lb: Option<&str>, body: &str) -> (Option<String>, Option<String>) {
+        let page = self.pages.node_of(body).map(str::to_string);
+        if self.lbs.is_empty() {
+            return (page, None);
+        }
+        let node = lb
+            .and_then(|v| self.lbs.iter().find(|(_, m)| m == v))
+            .map(|(n, _)| n.clone());
+        (node, page)
+    }
+}
+
+/// One HTTP answer: status, the `X-Halab-LB` header when present, body.
+type Answer = (u16, Option<String>, Vec<u8>);
 
 /// Where to connect and what to ask: parsed once, shared by every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,7 +243,7 @@ enum Failure {
 }
 
 /// One request on a fresh connection, with `deadline` covering all of it.
-async fn exchange(target: &Target, deadline: Instant) -> Result<(u16, Vec<u8>), Failure> {
+async fn exchange(target: &Target, deadline: Instant) -> Result<Answer, Failure> {
     match tokio::time::timeout_at(deadline, exchange_inner(target)).await {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(error)) => Err(Failure::Connect(error)),
@@ -188,7 +251,7 @@ async fn exchange(target: &Target, deadline: Instant) -> Result<(u16, Vec<u8>), 
     }
 }
 
-async fn exchange_inner(target: &Target) -> Result<(u16, Vec<u8>), String> {
+async fn exchange_inner(target: &Target) -> Result<Answer, String> {
     let stream = TcpStream::connect(target.addr)
         .await
         .map_err(|e| e.to_string())?;
@@ -203,6 +266,11 @@ async fn exchange_inner(target: &Target) -> Result<(u16, Vec<u8>), String> {
             .await
             .map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
+        let lb = response
+            .headers()
+            .get(crate::lab::LB_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let mut body = response.into_body();
         let mut data = Vec::new();
         while let Some(frame) = body.frame().await {
@@ -215,7 +283,7 @@ async fn exchange_inner(target: &Target) -> Result<(u16, Vec<u8>), String> {
                 }
             }
         }
-        Ok((status, data))
+        Ok((status, lb, data))
     };
     // The connection is driven here, in the request's own task, until the
     // answer is in; its errors surface through `answer`, which then ends.
@@ -229,14 +297,20 @@ async fn exchange_inner(target: &Target) -> Result<(u16, Vec<u8>), String> {
     }
 }
 
-fn outcome_of(result: Result<(u16, Vec<u8>), Failure>, pages: &Pages) -> (Outcome, String) {
+/// The outcome, the web server that served it (production shape), and the
+/// body (empty on failure).
+fn outcome_of(
+    result: Result<Answer, Failure>,
+    credit: &Credit,
+) -> (Outcome, Option<String>, String) {
     match result {
-        Ok((status, body)) => {
+        Ok((status, lb, body)) => {
             let body = String::from_utf8_lossy(&body).into_owned();
-            (pages.outcome(status, &body), body)
+            let (outcome, backend) = credit.judge(status, lb.as_deref(), &body);
+            (outcome, backend, body)
         }
-        Err(Failure::Connect(error)) => (Outcome::Connect { error }, String::new()),
-        Err(Failure::Timeout) => (Outcome::Timeout, String::new()),
+        Err(Failure::Connect(error)) => (Outcome::Connect { error }, None, String::new()),
+        Err(Failure::Timeout) => (Outcome::Timeout, None, String::new()),
     }
 }
 
@@ -250,7 +324,8 @@ pub async fn get_once(
 ) -> Result<(Outcome, String), ProbeError> {
     let target = Target::parse(url)?;
     let result = exchange(&target, Instant::now() + timeout).await;
-    Ok(outcome_of(result, pages))
+    let (outcome, _, body) = outcome_of(result, &Credit::new(&pages.by_length, &[]));
+    Ok((outcome, body))
 }
 
 /// What a probe run did, returned by [`ProbeHandle::stop`].
@@ -336,7 +411,7 @@ impl Probe {
         }
         let shared = Arc::new(Shared {
             target: Target::parse(&config.url)?,
-            pages: Pages::new(&config.pages),
+            credit: Credit::new(&config.pages, &config.lbs),
             timeout: config.timeout,
             clock,
             sink,
@@ -375,7 +450,7 @@ impl ProbeHandle {
 
 struct Shared {
     target: Target,
-    pages: Pages,
+    credit: Credit,
     timeout: Duration,
     clock: Clock,
     sink: mpsc::UnboundedSender<Event>,
@@ -441,14 +516,14 @@ async fn request(shared: Arc<Shared>, seq: u64, scheduled: std::time::Instant) -
     let deadline = Instant::from_std(started) + shared.timeout;
     let result = exchange(&shared.target, deadline).await;
     let done = shared.clock.now();
-    let (outcome, _body) = outcome_of(result, &shared.pages);
+    let (outcome, backend, _body) = outcome_of(result, &shared.credit);
     let _ = shared.sink.send(Event {
         at: done,
         kind: EventKind::Request(Request {
             seq,
             sent,
             done,
-            backend: None,
+            backend,
             outcome: outcome.clone(),
         }),
     });
@@ -513,6 +588,38 @@ mod tests {
         );
         assert_eq!(p.outcome(503, "主机"), Outcome::Http { status: 503 });
         assert_eq!(p.outcome(200, "other"), Outcome::UnknownPage);
+    }
+
+    #[test]
+    fn in_the_pair_shape_the_header_names_the_lb_and_the_page_the_web_server() {
+        let c = Credit::new(
+            &pages(&[("web1", "web-one"), ("web2", "web-two")]),
+            &pages(&[("lb1", "lb1"), ("lb2", "lb2")]),
+        );
+        let page = |node: &str| Outcome::Page {
+            node: node.to_string(),
+        };
+        assert_eq!(
+            c.judge(200, Some("lb2"), "<div>web-two</div>"),
+            (page("lb2"), Some("web2".to_string()))
+        );
+        // No header, or one no LB sends: the answer is nobody's.
+        assert_eq!(
+            c.judge(200, None, "web-one"),
+            (Outcome::UnknownPage, Some("web1".to_string()))
+        );
+        assert_eq!(c.judge(200, Some("lb9"), "web-one").0, Outcome::UnknownPage);
+        assert_eq!(
+            c.judge(200, Some("lb1"), "welcome"),
+            (Outcome::UnknownPage, None)
+        );
+        assert_eq!(
+            c.judge(503, Some("lb1"), "web-one"),
+            (Outcome::Http { status: 503 }, None)
+        );
+        // The seed's shape: the page names the node, no backend.
+        let seed = Credit::new(&pages(&[("a", "主机")]), &[]);
+        assert_eq!(seed.judge(200, Some("lb1"), "主机"), (page("a"), None));
     }
 
     #[test]
@@ -761,6 +868,7 @@ mod tests {
             interval,
             timeout,
             pages: vec![],
+            lbs: vec![],
         };
         let (tx, _rx) = mpsc::unbounded_channel();
         let one = Duration::from_secs(1);
@@ -787,6 +895,7 @@ mod tests {
             interval,
             timeout,
             pages: pages(&[("master", "主机"), ("slave", "从机")]),
+            lbs: vec![],
         };
         // Phase boundaries on the run's clock, to check what was sent when.
         let marks = Mutex::new(Vec::new());

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::lab::{CheckKind, Lab, VrrpState};
+use crate::lab::{BackendCheckKind, CheckKind, Lab, Shape, VrrpState};
 
 /// Folder that `halab render` writes into when no `--out` is given; the lab's
 /// own folder is `<DEFAULT_OUT>/<lab-name>/` (see [`default_out`]).
@@ -32,18 +32,32 @@ pub fn image_tag(lab: &Lab) -> String {
 
 /// Every template, by file name, as shipped inside the binary (an installed
 /// halab needs no checkout). A `--templates DIR` must hold all of them.
-pub const TEMPLATES: [(&str, &str); 8] = [
+pub const TEMPLATES: [(&str, &str); 13] = [
     ("Dockerfile", include_str!("../templates/Dockerfile")),
+    (
+        "check_haproxy.sh",
+        include_str!("../templates/check_haproxy.sh"),
+    ),
     ("check_http.sh", include_str!("../templates/check_http.sh")),
+    ("check_icmp.sh", include_str!("../templates/check_icmp.sh")),
     (
         "check_nginx.sh",
         include_str!("../templates/check_nginx.sh"),
     ),
+    ("check_tcp.sh", include_str!("../templates/check_tcp.sh")),
     (
         "docker-compose.yml",
         include_str!("../templates/docker-compose.yml"),
     ),
     ("entrypoint.sh", include_str!("../templates/entrypoint.sh")),
+    (
+        "halab-haproxy.sh",
+        include_str!("../templates/halab-haproxy.sh"),
+    ),
+    (
+        "haproxy-lb.cfg",
+        include_str!("../templates/haproxy-lb.cfg"),
+    ),
     ("haproxy.cfg", include_str!("../templates/haproxy.cfg")),
     ("index.html", include_str!("../templates/index.html")),
     (
@@ -149,15 +163,40 @@ fn template_names() -> String {
     TEMPLATES.map(|(n, _)| n).join(", ")
 }
 
-/// What each node's page carries in its HTML, as `(node, text)`: the page
-/// text escaped the way the page template escapes it, so that a client
-/// (the probe, `up`'s readiness check) can tell the nodes apart.
+/// What each served page carries in its HTML, as `(server, text)`: the
+/// page text escaped the way the page template escapes it, so that a client
+/// (the probe, `up`'s readiness check) can tell the servers apart. The
+/// servers are the nodes running nginx (the seed's shape) and the web
+/// servers (`backends`).
 pub fn page_markers(lab: &Lab) -> Vec<(String, String)> {
+    let spec = lab.spec();
+    let nodes = spec
+        .nodes
+        .iter()
+        .filter(|n| n.runs_nginx())
+        .map(|n| (n.name.clone(), n.marker()));
+    let webs = lab.backends().iter().map(|w| (w.name.clone(), w.marker()));
+    nodes.chain(webs).collect()
+}
+
+/// Each load balancer's `X-Halab-LB` header value, as `(node, value)`: how
+/// a client tells which LB carried an answer (empty in the seed's shape).
+pub fn lb_markers(lab: &Lab) -> Vec<(String, String)> {
     lab.spec()
         .nodes
         .iter()
-        .map(|n| (n.name.clone(), n.marker()))
+        .filter(|n| n.runs_haproxy())
+        .map(|n| (n.name.clone(), n.page.clone()))
         .collect()
+}
+
+/// Where a served page is rendered: `nodes/<node>/index.html` or
+/// `web/<server>/index.html`.
+fn page_path(lab: &Lab, server: &str) -> PathBuf {
+    match lab.backend(server) {
+        Some(_) => Path::new("web").join(server).join("index.html"),
+        None => Path::new("nodes").join(server).join("index.html"),
+    }
 }
 
 /// Render every artifact of `lab`; `templates` replaces the embedded ones.
@@ -179,13 +218,14 @@ pub fn render(lab: &Lab, templates: Option<&Path>) -> Result<Rendered, RenderErr
         files.insert(path, text);
         Ok(())
     };
-    for name in [
-        "Dockerfile",
-        "entrypoint.sh",
-        "docker-compose.yml",
-        "haproxy.cfg",
-    ] {
+    for name in ["Dockerfile", "entrypoint.sh", "docker-compose.yml"] {
         put(PathBuf::from(name), name, &base)?;
+    }
+    if ctx.proxy.front {
+        put(PathBuf::from("haproxy.cfg"), "haproxy.cfg", &base)?;
+    }
+    if ctx.lab.lb_pair {
+        put(PathBuf::from("halab-haproxy.sh"), "halab-haproxy.sh", &base)?;
     }
     for script in &ctx.scripts {
         put(PathBuf::from(script), script, &base)?;
@@ -195,6 +235,17 @@ pub fn render(lab: &Lab, templates: Option<&Path>) -> Result<Rendered, RenderErr
         c.insert("node", node);
         let dir = Path::new("nodes").join(&node.name);
         put(dir.join("keepalived.conf"), "keepalived.conf", &c)?;
+        if node.nginx {
+            put(dir.join("index.html"), "index.html", &c)?;
+        }
+        if node.haproxy {
+            put(dir.join("haproxy.cfg"), "haproxy-lb.cfg", &c)?;
+        }
+    }
+    for web in &ctx.backends.servers {
+        let mut c = base.clone();
+        c.insert("node", web);
+        let dir = Path::new("web").join(&web.name);
         put(dir.join("index.html"), "index.html", &c)?;
     }
     put_user_files(lab, &mut files);
@@ -230,26 +281,32 @@ fn put_user_files(lab: &Lab, files: &mut BTreeMap<PathBuf, String>) {
 fn check_pages(lab: &Lab, files: &BTreeMap<PathBuf, String>) -> Result<(), RenderError> {
     let markers = page_markers(lab);
     let pages = crate::probe::Pages::new(&markers);
-    for node in &lab.spec().nodes {
-        let path = Path::new("nodes").join(&node.name).join("index.html");
-        let page = files.get(&path).map(String::as_str).unwrap_or_default();
+    let text_of = |server: &str| -> String {
+        match (lab.node(server), lab.backend(server)) {
+            (Some(n), _) => n.page.clone(),
+            (None, Some(w)) => w.page.clone(),
+            (None, None) => String::new(),
+        }
+    };
+    for (server, _) in &markers {
+        let page = files
+            .get(&page_path(lab, server))
+            .map(String::as_str)
+            .unwrap_or_default();
         if page.len() > MAX_PAGE_BYTES {
             return Err(RenderError::PageTooLarge {
-                node: node.name.clone(),
+                node: server.clone(),
                 bytes: page.len(),
                 limit: MAX_PAGE_BYTES,
             });
         }
         match pages.node_of(page) {
-            Some(n) if n == node.name => {}
+            Some(n) if n == server => {}
             credited => {
                 return Err(RenderError::AmbiguousPage {
-                    node: node.name.clone(),
-                    text: node.page.clone(),
-                    credited: credited.map(|other| {
-                        let text = lab.node(other).map(|n| n.page.clone()).unwrap_or_default();
-                        (other.to_string(), text)
-                    }),
+                    node: server.clone(),
+                    text: text_of(server),
+                    credited: credited.map(|other| (other.to_string(), text_of(other))),
                 })
             }
         }
@@ -506,6 +563,7 @@ struct LabCtx {
     check: CheckCtx,
     nodes: Vec<NodeCtx>,
     proxy: ProxyCtx,
+    backends: BackendsCtx,
     /// Check scripts this lab's nodes run (file names under /etc/halab/).
     scripts: Vec<String>,
 }
@@ -522,6 +580,10 @@ struct LabInfo {
     subnet: String,
     vip: String,
     vip_prefix: u8,
+    /// The production shape: nodes run HAProxy over `backends`.
+    lb_pair: bool,
+    /// The response header naming the LB that carried a request.
+    lb_header: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -538,10 +600,17 @@ struct VrrpCtx {
 
 #[derive(Debug, Serialize)]
 struct CheckCtx {
-    /// `pidof` or `http`.
+    /// `pidof`, `http`, `tcp` or `icmp`.
     kind: &'static str,
+    /// The `vrrp_script`'s name: `chk_<service the node runs>`.
+    name: &'static str,
     /// Script file for the `vrrp_script` kinds.
     script: Option<&'static str>,
+    /// `http`/`tcp`: the port of the service the node runs (HAProxy's
+    /// `listen` on a load balancer, nginx's 80 on a seed node).
+    port: u16,
+    /// `icmp`: what is pinged.
+    address: Option<String>,
     interval: u64,
     fall: u32,
     rise: u32,
@@ -558,10 +627,40 @@ struct NodeCtx {
     page: String,
     /// The other nodes' addresses (unicast peers).
     peers: Vec<String>,
+    nginx: bool,
+    haproxy: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct BackendsCtx {
+    port: u16,
+    check: BackendCheckCtx,
+    servers: Vec<WebCtx>,
+}
+
+#[derive(Debug, Serialize)]
+struct BackendCheckCtx {
+    /// `http` (layer 7) or `tcp` (layer 4).
+    kind: &'static str,
+    inter_ms: u64,
+    rise: u32,
+    fall: u32,
+    path: String,
+    expect_status: u16,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct WebCtx {
+    name: String,
+    container: String,
+    ip: String,
+    page: String,
 }
 
 #[derive(Debug, Serialize)]
 struct ProxyCtx {
+    /// A front proxy container exists (the seed's shape).
+    front: bool,
     name: String,
     container: String,
     /// Always fixed (`Lab::proxy_ip`), so the engine never hands it the VIP.
@@ -591,12 +690,17 @@ impl LabCtx {
         let spec = lab.spec();
         let vrrp = &spec.vrrp;
         let hc = &spec.health_check;
-        let (kind, script) = match hc.kind {
-            CheckKind::Pidof => ("pidof", Some("check_nginx.sh")),
-            CheckKind::Http => ("http", Some("check_http.sh")),
-            // Refused by validation until the production shape lands.
-            CheckKind::Tcp | CheckKind::Icmp => unreachable!("validation refuses {:?}", hc.kind),
+        // Validation makes every node run the same one service.
+        let lb_pair = lab.shape() == Shape::LbPair;
+        let (kind, script) = match (hc.kind, lb_pair) {
+            (CheckKind::Pidof, false) => ("pidof", "check_nginx.sh"),
+            (CheckKind::Pidof, true) => ("pidof", "check_haproxy.sh"),
+            (CheckKind::Http, _) => ("http", "check_http.sh"),
+            (CheckKind::Tcp, _) => ("tcp", "check_tcp.sh"),
+            (CheckKind::Icmp, _) => ("icmp", "check_icmp.sh"),
         };
+        let script = Some(script);
+        let p = &spec.proxy;
         let nodes = spec
             .nodes
             .iter()
@@ -618,9 +722,35 @@ impl LabCtx {
                     .filter(|p| p.name != n.name)
                     .map(|p| p.ip.to_string())
                     .collect(),
+                nginx: n.runs_nginx(),
+                haproxy: n.runs_haproxy(),
             })
             .collect();
-        let p = &spec.proxy;
+        let b = &spec.backends;
+        let backends = BackendsCtx {
+            port: b.port,
+            check: BackendCheckCtx {
+                kind: match b.check.kind {
+                    BackendCheckKind::Http => "http",
+                    BackendCheckKind::Tcp => "tcp",
+                },
+                inter_ms: millis(b.check.inter),
+                rise: b.check.rise,
+                fall: b.check.fall,
+                path: b.check.path.clone(),
+                expect_status: b.check.expect_status,
+            },
+            servers: b
+                .servers
+                .iter()
+                .map(|w| WebCtx {
+                    name: w.name.clone(),
+                    container: lab.container_name(&w.name),
+                    ip: w.ip.to_string(),
+                    page: w.page.clone(),
+                })
+                .collect(),
+        };
         LabCtx {
             lab: LabInfo {
                 name: spec.name.clone(),
@@ -631,6 +761,8 @@ impl LabCtx {
                 subnet: spec.network.subnet.to_string(),
                 vip: spec.vip.addr().to_string(),
                 vip_prefix: spec.vip.prefix_len(),
+                lb_pair,
+                lb_header: crate::lab::LB_HEADER,
             },
             vrrp: VrrpCtx {
                 version: vrrp.version,
@@ -644,14 +776,19 @@ impl LabCtx {
             },
             check: CheckCtx {
                 kind,
+                name: if lb_pair { "chk_haproxy" } else { "chk_nginx" },
                 script,
+                port: if lb_pair { p.listen } else { 80 },
+                address: hc.address.map(|a| a.to_string()),
                 interval: whole_seconds(hc.interval),
                 fall: hc.fall,
                 rise: hc.rise,
                 weight: hc.weight,
             },
             nodes,
+            backends,
             proxy: ProxyCtx {
+                front: p.front,
                 name: p.name.clone(),
                 container: lab.container_name(&p.name),
                 ip: lab.proxy_ip().to_string(),
@@ -768,8 +905,8 @@ mod tests {
     fn a_templates_dir_replaces_the_embedded_templates() {
         let dir = tempfile::tempdir().unwrap();
         copy_embedded_templates(dir.path());
-        let custom = format!("# custom\n{}", TEMPLATES[5].1);
-        assert_eq!(TEMPLATES[5].0, "haproxy.cfg");
+        let embedded = TEMPLATES.iter().find(|(n, _)| *n == "haproxy.cfg").unwrap();
+        let custom = format!("# custom\n{}", embedded.1);
         std::fs::write(dir.path().join("haproxy.cfg"), custom).unwrap();
         let lab = seed_with(|t| t);
         let r = render(&lab, Some(dir.path())).unwrap();
@@ -855,6 +992,8 @@ mod tests {
     fn no_rendered_file_holds_a_seed_trap() {
         for (stem, lab) in shipped_labs() {
             for (path, text) in &render(&lab, None).unwrap().files {
+                // nginx's own foreground switch on a web server is no trap.
+                let text = text.replace("-g 'daemon off;'", "");
                 for bad in ["nbproc", "daemon", "virtual_server", "172.16."] {
                     assert!(
                         !text.contains(bad),
@@ -1208,5 +1347,151 @@ mod tests {
         let lab = seed_with(|t| t);
         assert_eq!(default_out(&lab), Path::new(".halab/nginx-keepalived"));
         assert_eq!(image_tag(&lab), "halab-nginx-keepalived:rendered");
+    }
+
+    /// The shipped load-balancer pair with `edit` applied to its YAML text.
+    fn pair_with(edit: impl Fn(String) -> String) -> Lab {
+        let path = labs_dir().join("lb-pair.yaml");
+        let text = edit(std::fs::read_to_string(&path).unwrap());
+        Lab::from_yaml(&text, &path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_pair_renders_each_lb_s_haproxy_each_web_page_and_no_front_proxy() {
+        let r = render(&pair_with(|t| t), None).unwrap();
+        let names: Vec<String> = r.files.keys().map(|p| p.display().to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "Dockerfile",
+                "check_haproxy.sh",
+                "docker-compose.yml",
+                "entrypoint.sh",
+                "halab-haproxy.sh",
+                "nodes/lb1/haproxy.cfg",
+                "nodes/lb1/keepalived.conf",
+                "nodes/lb2/haproxy.cfg",
+                "nodes/lb2/keepalived.conf",
+                "web/web1/index.html",
+                "web/web2/index.html",
+                "web/web3/index.html",
+            ]
+        );
+        let y: serde_yaml::Value = serde_yaml::from_str(file(&r, "docker-compose.yml")).unwrap();
+        let services: Vec<&str> = y["services"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        assert_eq!(services, ["lb1", "lb2", "web1", "web2", "web3"]);
+        assert_eq!(y["services"]["web2"]["environment"]["HALAB_ROLE"], "web");
+        assert!(y["services"]["web2"]["cap_add"].is_null());
+        assert!(
+            y["services"]["lb1"]["ports"].is_null(),
+            "clients use the VIP"
+        );
+        // Each LB names itself; the page tells the web servers apart.
+        assert!(
+            file(&r, "nodes/lb2/haproxy.cfg").contains("http-response set-header X-Halab-LB lb2\n")
+        );
+        let markers = page_markers(&pair_with(|t| t));
+        assert_eq!(markers[0], ("web1".to_string(), "web-one".to_string()));
+        assert_eq!(
+            lb_markers(&pair_with(|t| t))[1],
+            ("lb2".to_string(), "lb2".to_string())
+        );
+    }
+
+    #[test]
+    fn haproxy_checks_the_web_servers_at_layer_7_or_layer_4() {
+        let l7 = file(
+            &render(&pair_with(|t| t), None).unwrap(),
+            "nodes/lb1/haproxy.cfg",
+        )
+        .to_string();
+        assert!(
+            l7.contains("    option httpchk GET /\n    http-check expect status 200\n"),
+            "{l7}"
+        );
+        assert!(
+            l7.contains("    server web1 172.24.128.11:80 check inter 100 rise 2 fall 2\n"),
+            "{l7}"
+        );
+        assert!(l7.contains("    option redispatch\n    retries 3\n    retry-on conn-failure empty-response response-timeout\n"), "{l7}");
+        assert!(
+            l7.contains("    stats uri /stats\n") && l7.contains("bind 127.0.0.1:8404"),
+            "{l7}"
+        );
+        let l4 = pair_with(|t| t.replace("kind: http, inter: 100ms", "kind: tcp, inter: 100ms"));
+        let l4 = file(&render(&l4, None).unwrap(), "nodes/lb1/haproxy.cfg").to_string();
+        assert!(
+            !l4.contains("httpchk") && !l4.contains("http-check"),
+            "{l4}"
+        );
+        assert!(
+            l4.contains("    server web3 172.24.128.13:80 check inter 100 rise 2 fall 2\n"),
+            "{l4}"
+        );
+    }
+
+    #[test]
+    fn keepalived_tracks_the_service_the_node_runs_by_each_check_kind() {
+        let track = |lab: &Lab, script: &str| {
+            let r = render(lab, None).unwrap();
+            let conf = r
+                .files
+                .iter()
+                .find(|(p, _)| p.ends_with("keepalived.conf"))
+                .unwrap()
+                .1
+                .clone();
+            assert!(
+                conf.contains(&format!("script \"/etc/halab/{script}\"")),
+                "{conf}"
+            );
+            assert!(file(&r, "Dockerfile").contains(script));
+            file(&r, script).to_string()
+        };
+        let pidof = track(&pair_with(|t| t), "check_haproxy.sh");
+        assert!(pidof.ends_with("pidof haproxy >/dev/null\n"), "{pidof}");
+        let http = track(
+            &pair_with(|t| t.replace("kind: pidof", "kind: http")),
+            "check_http.sh",
+        );
+        assert!(
+            http.contains("curl -fsS -m 1 -o /dev/null http://127.0.0.1/\n"),
+            "{http}"
+        );
+        let tcp = track(
+            &pair_with(|t| {
+                t.replace("kind: pidof", "kind: tcp")
+                    .replace("listen: 80", "listen: 8080")
+            }),
+            "check_tcp.sh",
+        );
+        assert!(tcp.contains("/dev/tcp/127.0.0.1/8080"), "{tcp}");
+        let seed_tcp = track(
+            &seed_with(|t| t.replace("kind: pidof", "kind: tcp")),
+            "check_tcp.sh",
+        );
+        assert!(
+            seed_tcp.contains("/dev/tcp/127.0.0.1/80'"),
+            "nginx's port on a seed node: {seed_tcp}"
+        );
+        let icmp = track(
+            &pair_with(|t| t.replace("kind: pidof", "kind: icmp\n  address: 172.24.128.11")),
+            "check_icmp.sh",
+        );
+        assert!(
+            icmp.contains("SOCK_RAW") && icmp.ends_with("' 172.24.128.11\n"),
+            "{icmp}"
+        );
+        let seed = file(
+            &render(&seed_with(|t| t), None).unwrap(),
+            "nodes/nginx_master/keepalived.conf",
+        )
+        .to_string();
+        assert!(seed.contains("vrrp_script chk_nginx {"), "{seed}");
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::lab::{Budget, Lab, LabSpec, ScenarioName};
+use crate::lab::{Budget, Lab, LabSpec, ScenarioName, Shape};
 
 /// Marks halab's own firewall rules so a heal deletes exactly those.
 pub const PARTITION_COMMENT: &str = "halab-partition";
@@ -129,6 +129,14 @@ pub struct Plan {
     /// The scenario's options this run was made with (`--set`).
     #[serde(default, skip_serializing_if = "Params::is_empty")]
     pub params: Params,
+    /// The fault takes away every way to the page (`Expect::Outage`): what
+    /// that is, as the failure says it ("single point of failure: …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage: Option<String>,
+    /// The faulted web server whose removal from the VIP holder's pool is
+    /// judged (`pool_remove_within`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
 }
 
 /// The lab as a plan needs it.
@@ -138,12 +146,19 @@ struct Site<'a> {
     preempt: bool,
     interface: &'a str,
     vip: std::net::Ipv4Addr,
+    /// The front proxy's name (the seed's shape).
+    proxy: &'a str,
+    /// The web servers, in the lab's order (the production shape).
+    backends: Vec<&'a str>,
 }
 
 /// What a scenario's actions are aimed at.
 #[derive(Debug, Clone, Copy)]
 pub struct Aim<'a> {
     pub container: &'a str,
+    /// Every container the fault is aimed at (`stop-all-web`: each web
+    /// server); `container` is the first.
+    pub all: &'a [String],
     /// The lab's VRRP interface inside the container.
     pub interface: &'a str,
     pub vip: std::net::Ipv4Addr,
@@ -161,6 +176,9 @@ pub enum OptKind {
     Duration,
     /// A scenario that can run as background stress, or `none`.
     Stress,
+    /// A web server's name (checked against the lab when the plan is made);
+    /// empty: the lab's first.
+    Server,
 }
 
 /// One option of a scenario, set with `--set NAME=VALUE`.
@@ -273,6 +291,12 @@ impl Params {
         humantime::parse_duration(self.raw(name)).unwrap_or(Duration::ZERO)
     }
 
+    /// The `server` option: a web server's name, `None` for the default
+    /// (the lab's first).
+    pub fn server(&self) -> Option<&str> {
+        Some(self.raw("server")).filter(|s| !s.is_empty())
+    }
+
     pub fn stress(&self) -> Option<ScenarioName> {
         self.raw("stress").parse().ok()
     }
@@ -303,6 +327,13 @@ impl OptKind {
                 }
                 _ => Err("a duration up to 1h (`500ms`, `2s`)".to_string()),
             },
+            OptKind::Server => {
+                if value.is_empty() || value.contains(char::is_whitespace) {
+                    Err("a web server's name from the lab's `backends.servers`".to_string())
+                } else {
+                    Ok(value.to_string())
+                }
+            }
             OptKind::Stress => {
                 if value == "none" {
                     return Ok(value.to_string());
@@ -325,6 +356,12 @@ pub enum Target {
     Master,
     /// The backup with the highest priority.
     FirstBackup,
+    /// The front proxy container (the seed's shape).
+    FrontProxy,
+    /// One web server: `--set server=NAME`, the lab's first by default.
+    Backend,
+    /// Every web server at once.
+    AllBackends,
 }
 
 /// What bounds the time until a backup serves: the default `switch_within`.
@@ -350,6 +387,15 @@ pub enum Expect {
     /// backup's Master_Down_Interval; what clients lived through and the
     /// dual ownership are judged, not the switch.
     MaySwitch,
+    /// A web server leaves the pool: no switch of load balancer, and the
+    /// VIP holder's HAProxy marks it DOWN within `pool_remove_within`.
+    /// `retried`: its requests fail at connect, so HAProxy retries them
+    /// elsewhere and none may fail (a hung server's are only reported:
+    /// nothing retries a request a server accepted and never answered).
+    PoolChange { retried: bool },
+    /// Every way to the page is gone: a demonstration that must fail, its
+    /// failure naming what the lab lacks (the string).
+    Outage(&'static str),
 }
 
 /// One scenario, whole.
@@ -379,7 +425,17 @@ pub struct Scenario {
     /// Alternating pages are the fault's expected symptom (a split brain):
     /// noted, judged through `max_dual_owner` instead.
     pub flaps_expected: bool,
+    /// The lab shapes it fits; another lab refuses it ([`fit`]).
+    pub shapes: &'static [Shape],
+    /// The scenario that does the same on the other shape, if any (the fix
+    /// a refusal offers).
+    pub instead: Option<ScenarioName>,
 }
+
+/// Both shapes: faults of VRRP nodes, whatever they serve.
+const ANY_SHAPE: &[Shape] = &[Shape::ProxyInFront, Shape::LbPair];
+const SEED_SHAPE: &[Shape] = &[Shape::ProxyInFront];
+const LB_SHAPE: &[Shape] = &[Shape::LbPair];
 
 fn stop(a: &Aim) -> Vec<Action> {
     let c = a.container;
@@ -418,6 +474,25 @@ fn unpause(a: &Aim) -> Vec<Action> {
     }]
 }
 
+fn stop_all(a: &Aim) -> Vec<Action> {
+    a.all
+        .iter()
+        .map(|c| Action::Stop {
+            container: c.clone(),
+            grace: STOP_GRACE,
+        })
+        .collect()
+}
+
+fn start_all(a: &Aim) -> Vec<Action> {
+    a.all
+        .iter()
+        .map(|c| Action::Start {
+            container: c.clone(),
+        })
+        .collect()
+}
+
 fn sh(container: &str, script: &str) -> Vec<Action> {
     vec![Action::Exec {
         container: container.to_string(),
@@ -454,6 +529,8 @@ const MASTER_FAULT: Scenario = Scenario {
     detection: Detection::MasterDown,
     dual_owner_reported_only: None,
     flaps_expected: false,
+    shapes: ANY_SHAPE,
+    instead: None,
 };
 
 const LOSS: Opt = Opt {
@@ -479,6 +556,12 @@ const PERIOD: Opt = Opt {
     kind: OptKind::Duration,
     default: "1s",
     help: "time down, then time up, in each cycle",
+};
+const SERVER: Opt = Opt {
+    name: "server",
+    kind: OptKind::Server,
+    default: "",
+    help: "the web server (default: the lab's first)",
 };
 const DELAY: Opt = Opt {
     name: "delay",
@@ -652,13 +735,15 @@ const DEGRADED: Scenario = Scenario {
 
 /// Every scenario, in the order `halab test` runs them (those in its
 /// default set, unless named).
-pub const CATALOGUE: [Scenario; 16] = [
+pub const CATALOGUE: [Scenario; 24] = [
     Scenario {
         name: ScenarioName::StopMaster,
         help: "docker stop of the master (keepalived's graceful handover)",
         fault_doc: "`docker stop` the master",
         heal_doc: "start it",
         detection: Detection::Advert,
+        shapes: SEED_SHAPE,
+        instead: Some(ScenarioName::StopLbMaster),
         ..MASTER_FAULT
     },
     Scenario {
@@ -667,6 +752,8 @@ pub const CATALOGUE: [Scenario; 16] = [
         fault_doc: "SIGKILL the master container",
         heal_doc: "start it",
         inject: kill,
+        shapes: SEED_SHAPE,
+        instead: Some(ScenarioName::KillLbMaster),
         ..MASTER_FAULT
     },
     Scenario {
@@ -707,6 +794,8 @@ pub const CATALOGUE: [Scenario; 16] = [
         },
         heal: |a| sh(a.container, "nginx"),
         detection: Detection::HealthCheck,
+        shapes: SEED_SHAPE,
+        instead: Some(ScenarioName::KillHaproxy),
         ..MASTER_FAULT
     },
     Scenario {
@@ -867,13 +956,131 @@ pub const CATALOGUE: [Scenario; 16] = [
         ],
         ..DEGRADED
     },
+    // Not in the default set: an outage demonstration, run when named.
+    Scenario {
+        name: ScenarioName::StopProxy,
+        help: "docker stop of the front proxy: the seed's single point of failure (must fail)",
+        fault_doc: "`docker stop` the front proxy: every client loses the page, whichever node holds the VIP (a demonstration: the run fails, naming the single point of failure)",
+        heal_doc: "start it",
+        target: Target::FrontProxy,
+        in_default_set: false,
+        expect: Expect::Outage(
+            "single point of failure: the front proxy is the only way to the VIP, and with it stopped",
+        ),
+        shapes: SEED_SHAPE,
+        ..MASTER_FAULT
+    },
+    Scenario {
+        name: ScenarioName::StopLbMaster,
+        help: "docker stop of the load balancer holding the VIP",
+        fault_doc: "`docker stop` the master load balancer (keepalived's graceful handover to the backup LB)",
+        heal_doc: "start it",
+        detection: Detection::Advert,
+        shapes: LB_SHAPE,
+        instead: Some(ScenarioName::StopMaster),
+        ..MASTER_FAULT
+    },
+    Scenario {
+        name: ScenarioName::KillLbMaster,
+        help: "SIGKILL of the master load balancer's container (a crash)",
+        fault_doc: "SIGKILL the master load balancer's container",
+        heal_doc: "start it",
+        inject: kill,
+        shapes: LB_SHAPE,
+        instead: Some(ScenarioName::KillMaster),
+        ..MASTER_FAULT
+    },
+    Scenario {
+        name: ScenarioName::KillHaproxy,
+        help: "HAProxy killed on the VIP holder; keepalived's check must move the VIP",
+        fault_doc: "SIGKILL every HAProxy process on the master load balancer (the host lives; the `vrrp_script` tracking HAProxy must move the VIP)",
+        heal_doc: "start HAProxy (`/usr/local/bin/halab-haproxy`)",
+        inject: |a| {
+            sh(
+                a.container,
+                "pkill -KILL -x haproxy; sleep 0.05; ! pgrep -x haproxy >/dev/null",
+            )
+        },
+        heal: |a| sh(a.container, "pgrep -x haproxy >/dev/null || /usr/local/bin/halab-haproxy"),
+        detection: Detection::HealthCheck,
+        shapes: LB_SHAPE,
+        instead: Some(ScenarioName::KillNginx),
+        ..MASTER_FAULT
+    },
+    Scenario {
+        name: ScenarioName::StopWeb,
+        help: "docker stop of one web server: out of the pool, no LB switch",
+        fault_doc: "`docker stop` one web server (`server`, the lab's first): the LBs' HAProxy must take it out of the pool; no switch of LB, no failed request",
+        heal_doc: "start it",
+        target: Target::Backend,
+        options: &[SERVER],
+        expect: Expect::PoolChange { retried: true },
+        shapes: LB_SHAPE,
+        ..MASTER_FAULT
+    },
+    Scenario {
+        name: ScenarioName::KillWeb,
+        help: "SIGKILL of one web server's container: out of the pool, no LB switch",
+        fault_doc: "SIGKILL one web server's container (`server`, the lab's first): out of the pool within `fall × inter`; no switch of LB, no failed request",
+        heal_doc: "start it",
+        target: Target::Backend,
+        inject: kill,
+        options: &[SERVER],
+        expect: Expect::PoolChange { retried: true },
+        shapes: LB_SHAPE,
+        ..MASTER_FAULT
+    },
+    Scenario {
+        name: ScenarioName::HangWeb,
+        help: "one web server frozen: accepts connections, never answers",
+        fault_doc: "`docker pause` one web server (`server`, the lab's first): its kernel still completes TCP handshakes, nothing answers; a layer-7 check takes it out of the pool, a layer-4 check never does (the run fails)",
+        heal_doc: "unpause",
+        target: Target::Backend,
+        inject: pause,
+        heal: unpause,
+        options: &[SERVER],
+        expect: Expect::PoolChange { retried: false },
+        shapes: LB_SHAPE,
+        ..MASTER_FAULT
+    },
+    // Not in the default set: an outage demonstration, run when named.
+    Scenario {
+        name: ScenarioName::StopAllWeb,
+        help: "docker stop of every web server: a total outage (must fail)",
+        fault_doc: "`docker stop` every web server: HAProxy has no server left (a demonstration: the run fails)",
+        heal_doc: "start them",
+        target: Target::AllBackends,
+        inject: stop_all,
+        heal: start_all,
+        in_default_set: false,
+        expect: Expect::Outage(
+            "total outage: every web server is down, so the load balancers have nothing to send to, and",
+        ),
+        shapes: LB_SHAPE,
+        ..MASTER_FAULT
+    },
 ];
 
-/// What `halab test` runs when no scenario is named, in catalogue order.
+/// The scenario a new user of a lab of `shape` tries first.
+pub fn first_to_try(shape: Shape) -> ScenarioName {
+    match shape {
+        Shape::ProxyInFront => ScenarioName::StopMaster,
+        Shape::LbPair => ScenarioName::StopLbMaster,
+    }
+}
+
+/// What `halab test` runs on a seed-shaped lab when no scenario is named.
 pub fn default_set() -> Vec<ScenarioName> {
+    default_set_for(Shape::ProxyInFront)
+}
+
+/// What `halab test` runs on a lab of `shape` when no scenario is named, in
+/// catalogue order: the scenarios that fit it, except the measuring ones
+/// and the outage demonstrations.
+pub fn default_set_for(shape: Shape) -> Vec<ScenarioName> {
     CATALOGUE
         .iter()
-        .filter(|s| s.in_default_set)
+        .filter(|s| s.in_default_set && s.fits(shape))
         .map(|s| s.name)
         .collect()
 }
@@ -906,27 +1113,37 @@ impl Scenario {
                 preempt,
                 interface: "eth0",
                 vip: std::net::Ipv4Addr::UNSPECIFIED,
+                proxy: "proxy",
+                backends: vec!["web1", "web2", "web3"],
             },
             &params,
         )
     }
 
     fn plan_at(&self, container: &dyn Fn(&str) -> String, site: &Site, params: &Params) -> Plan {
-        let node = match self.target {
-            Target::Master => site.master,
-            Target::FirstBackup => site.backup,
+        let first_backend = site.backends.first().copied().unwrap_or("web");
+        let (node, aimed): (String, Vec<&str>) = match self.target {
+            Target::Master => (site.master.into(), vec![site.master]),
+            Target::FirstBackup => (site.backup.into(), vec![site.backup]),
+            Target::FrontProxy => (site.proxy.into(), vec![site.proxy]),
+            Target::Backend => {
+                let server = params.server().unwrap_or(first_backend);
+                (server.into(), vec![server])
+            }
+            Target::AllBackends => (site.backends.join("+"), site.backends.clone()),
         };
-        let container = container(node);
+        let all: Vec<String> = aimed.iter().map(|n| container(n)).collect();
+        let first = all.first().cloned().unwrap_or_default();
         let aim = Aim {
-            container: &container,
+            container: &first,
+            all: &all,
             interface: site.interface,
             vip: site.vip,
             params,
         };
-        let expect_switch = self.expect != Expect::Nothing;
+        let expect_switch = matches!(self.expect, Expect::Switch | Expect::MaySwitch);
         Plan {
             scenario: self.name,
-            node: node.to_string(),
             inject: (self.inject)(&aim),
             heal: (self.heal)(&aim),
             expect_switch,
@@ -934,6 +1151,12 @@ impl Scenario {
             flaps_expected: self.flaps_expected,
             switch_optional: self.expect == Expect::MaySwitch,
             params: params.clone(),
+            outage: match self.expect {
+                Expect::Outage(why) => Some(why.to_string()),
+                _ => None,
+            },
+            backend: matches!(self.expect, Expect::PoolChange { .. }).then(|| node.clone()),
+            node,
         }
     }
 
@@ -962,9 +1185,16 @@ impl Scenario {
                 preempt: lab.spec().vrrp.preempt,
                 interface: &lab.spec().vrrp.interface,
                 vip: lab.vip_addr(),
+                proxy: &lab.spec().proxy.name,
+                backends: lab.backends().iter().map(|w| w.name.as_str()).collect(),
             },
             params,
         )
+    }
+
+    /// Whether it fits `shape`.
+    pub fn fits(&self, shape: Shape) -> bool {
+        self.shapes.contains(&shape)
     }
 
     /// Built-in budgets, derived from the lab's own timers so that a slow
@@ -983,19 +1213,33 @@ impl Scenario {
             Detection::MasterDown => master_down + proxy + slack,
             Detection::HealthCheck => check + master_down + proxy + slack,
         };
-        let observe = (switch + Duration::from_secs(2)).max(Duration::from_secs(4));
-        let control = self.expect == Expect::Nothing;
-        Budget {
+        // A dead web server is out of the pool after `fall` failed checks
+        // `inter` apart; the first may start up to `inter` after the fault.
+        let bc = &spec.backends.check;
+        let pool_remove = bc.removal_time() + bc.inter + Duration::from_secs(1);
+        let mut observe = (switch + Duration::from_secs(2)).max(Duration::from_secs(4));
+        let (switch_within, max_failed, pool_remove_within) = match self.expect {
             // The control: nothing may be seen by a client.
-            switch_within: (!control).then_some(switch),
+            Expect::Nothing => (None, Some(0), None),
+            Expect::Switch | Expect::MaySwitch => (Some(switch), None, None),
+            Expect::PoolChange { retried } => {
+                observe = observe.max(pool_remove + Duration::from_secs(2));
+                (None, retried.then_some(0), Some(pool_remove))
+            }
+            // Judged by the outage check, whatever the budgets.
+            Expect::Outage(_) => (None, None, None),
+        };
+        Budget {
+            switch_within,
             recover_within: Some(master_down + proxy + Duration::from_secs(10)),
-            max_failed: control.then_some(0),
+            max_failed,
             max_late: None,
             worst_answer: None,
             max_dual_owner: self
                 .dual_owner_reported_only
                 .is_none()
                 .then_some(advert * 2 + Duration::from_millis(500)),
+            pool_remove_within,
             observe: Some(observe),
         }
     }
@@ -1014,6 +1258,7 @@ impl Scenario {
                 max_late,
                 worst_answer,
                 max_dual_owner,
+                pool_remove_within,
                 observe
             );
         }
@@ -1032,19 +1277,32 @@ pub fn chaos_help() -> String {
         "Inject one fault, watch port 8000, heal, and judge the switch.\n\nScenarios:\n",
     );
     for s in &CATALOGUE {
-        out.push_str(&format!("  {:width$}  {}\n", s.name.as_str(), s.help));
+        let only = match shape_column(s.shapes) {
+            "both" => String::new(),
+            one => format!(" [{one} only]"),
+        };
+        out.push_str(&format!("  {:width$}  {}{only}\n", s.name.as_str(), s.help));
         for o in s.options {
+            let default = if o.default.is_empty() {
+                "NAME"
+            } else {
+                o.default
+            };
             out.push_str(&format!(
-                "  {:width$}    --set {}={}: {}\n",
-                "", o.name, o.default, o.help
+                "  {:width$}    --set {}={default}: {}\n",
+                "", o.name, o.help
             ));
         }
     }
-    let default: Vec<_> = default_set().iter().map(|s| s.as_str()).collect();
-    out.push_str(&format!(
-        "\n`halab test` runs {} unless told which.\n",
-        default.join(", ")
-    ));
+    for shape in [Shape::ProxyInFront, Shape::LbPair] {
+        let default: Vec<_> = default_set_for(shape).iter().map(|s| s.as_str()).collect();
+        out.push_str(&format!(
+            "\n`halab test` on {} runs {} unless told which.",
+            shape_words(shape),
+            default.join(", ")
+        ));
+    }
+    out.push('\n');
     out.push_str(
         "\nWhile the fault lasts, an open-loop probe fires a request every\n\
          `--interval` at the lab's port and every node's VIP ownership is\n\
@@ -1054,16 +1312,114 @@ pub fn chaos_help() -> String {
     out
 }
 
+/// A shape as help and errors name it.
+pub fn shape_words(shape: Shape) -> &'static str {
+    match shape {
+        Shape::ProxyInFront => "a seed-shaped lab (nginx on the VRRP nodes, one front proxy)",
+        Shape::LbPair => {
+            "an lb-pair lab (HAProxy on the VRRP nodes over web servers, clients on the VIP)"
+        }
+    }
+}
+
+fn shape_column(shapes: &[Shape]) -> &'static str {
+    match shapes {
+        [Shape::ProxyInFront] => "seed",
+        [Shape::LbPair] => "lb-pair",
+        _ => "both",
+    }
+}
+
 /// The fault/heal table of `docs/lab-format.md`.
 pub fn docs_table() -> String {
-    let mut out = String::from("| scenario | fault | heal |\n| --- | --- | --- |\n");
+    let mut out = String::from("| scenario | shape | fault | heal |\n| --- | --- | --- | --- |\n");
     for s in &CATALOGUE {
         out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
-            s.name, s.fault_doc, s.heal_doc
+            "| `{}` | {} | {} | {} |\n",
+            s.name,
+            shape_column(s.shapes),
+            s.fault_doc,
+            s.heal_doc
         ));
     }
     out
+}
+
+/// Why a scenario was refused on a lab.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FitError {
+    #[error("`{scenario}` does not fit lab `{lab}`: it is {shape}, and `{scenario}` {needs}\n  fix: {fix}")]
+    Shape {
+        scenario: ScenarioName,
+        lab: String,
+        shape: &'static str,
+        needs: &'static str,
+        fix: String,
+    },
+    #[error("`{scenario}`: lab `{lab}` has no web server `{server}`\n  fix: `--set server=` one of {known}")]
+    Server {
+        scenario: ScenarioName,
+        lab: String,
+        server: String,
+        known: String,
+    },
+}
+
+/// `scenario` (with `params`) on `lab`, or why it cannot run there.
+pub fn fit(scenario: ScenarioName, lab: &Lab, params: &Params) -> Result<(), FitError> {
+    let s = get(scenario);
+    let shape = lab.shape();
+    if !s.fits(shape) {
+        let needs = match s.shapes {
+            [Shape::LbPair] => "needs load balancers over web servers (`backends`)",
+            [Shape::ProxyInFront] if s.target == Target::FrontProxy => {
+                "needs a front proxy before the VIP"
+            }
+            _ => "needs nginx on the VRRP nodes (the seed's shape)",
+        };
+        let fix = match s.instead {
+            Some(other) => format!("run `{other}`, its counterpart on this shape"),
+            None => {
+                let here: Vec<_> = CATALOGUE
+                    .iter()
+                    .filter(|c| c.fits(shape))
+                    .map(|c| c.name.as_str())
+                    .collect();
+                format!(
+                    "run it on a lab of the other shape (e.g. {}); here: {}",
+                    if shape == Shape::LbPair {
+                        "labs/nginx-keepalived.yaml"
+                    } else {
+                        "labs/lb-pair.yaml"
+                    },
+                    here.join(", ")
+                )
+            }
+        };
+        return Err(FitError::Shape {
+            scenario,
+            lab: lab.name().to_string(),
+            shape: shape_words(shape),
+            needs,
+            fix,
+        });
+    }
+    if let Some(server) = params.server() {
+        if lab.backend(server).is_none() {
+            let known: Vec<_> = lab
+                .backends()
+                .iter()
+                .map(|w| format!("`{}`", w.name))
+                .collect();
+            return Err(FitError::Server {
+                scenario,
+                lab: lab.name().to_string(),
+                server: server.to_string(),
+                known: known.join(", "),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Detection {
@@ -1093,6 +1449,23 @@ pub fn docs_budget_table() -> String {
             Expect::MaySwitch => (
                 s.detection.formula(),
                 vec!["a switch may not come at all (the restart can beat the backup)".to_string()],
+            ),
+            Expect::PoolChange { retried } => (
+                "none (no switch of LB expected)",
+                [
+                    "`pool_remove_within` = `fall × inter + inter + 1s` (the server marked DOWN by the VIP holder's HAProxy)",
+                    if retried {
+                        "`max_failed: 0` (HAProxy retries elsewhere)"
+                    } else {
+                        "failed requests reported, not judged (nothing retries a request a server accepted)"
+                    },
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
+            Expect::Outage(_) => (
+                "none",
+                vec!["an outage: fails whenever a request failed during the fault, naming why".to_string()],
             ),
         };
         if let Some(why) = s.dual_owner_reported_only {
@@ -1171,16 +1544,75 @@ mod tests {
             "nginx-keepalived.yaml",
             "fast-failover.yaml",
             "three-node.yaml",
+            "lb-pair.yaml",
         ] {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("labs")
                 .join(file);
             let lab = crate::lab::load(&path).unwrap();
-            for s in ScenarioName::ALL {
+            for s in ScenarioName::ALL
+                .into_iter()
+                .filter(|s| get(*s).fits(lab.shape()))
+            {
                 out.push_str(&format!("{file} {s}: {:?}\n", get(s).budget(&lab)));
             }
         }
         insta::assert_snapshot!(out);
+    }
+
+    fn shipped(file: &str) -> Lab {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("labs")
+            .join(file);
+        crate::lab::load(&path).unwrap()
+    }
+
+    #[test]
+    fn a_scenario_of_the_other_shape_is_refused_naming_what_to_run() {
+        let seed = shipped("nginx-keepalived.yaml");
+        let refuse = |s: ScenarioName, set: &[&str]| {
+            let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+            fit(s, &seed, &Params::parse(s, &set).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(fit(
+            ScenarioName::StopProxy,
+            &seed,
+            &get(ScenarioName::StopProxy).default_params()
+        )
+        .is_ok());
+        let lb = shipped("lb-pair.yaml");
+        let refuse_lb = |s: ScenarioName, set: &[&str]| {
+            let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+            fit(s, &lb, &Params::parse(s, &set).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        let p = Params::parse(ScenarioName::KillWeb, &["server=web2".into()]).unwrap();
+        assert!(fit(ScenarioName::KillWeb, &lb, &p).is_ok());
+        let plan = get(ScenarioName::KillWeb).plan_with(&lb, &p);
+        assert_eq!(plan.backend.as_deref(), Some("web2"));
+        assert_eq!(
+            plan.inject,
+            [Action::Kill {
+                container: "lb-pair-web2".into(),
+                signal: "SIGKILL".into()
+            }]
+        );
+        let all = get(ScenarioName::StopAllWeb).plan(&lb);
+        assert_eq!(all.inject.len(), 3);
+        assert_eq!(all.heal.len(), 3);
+        assert_eq!(all.node, "web1+web2+web3");
+        let errors = [
+            refuse(ScenarioName::KillWeb, &[]),
+            refuse(ScenarioName::KillHaproxy, &[]),
+            refuse(ScenarioName::StopAllWeb, &[]),
+            refuse_lb(ScenarioName::KillNginx, &[]),
+            refuse_lb(ScenarioName::StopProxy, &[]),
+            refuse_lb(ScenarioName::HangWeb, &["server=web9"]),
+        ];
+        insta::assert_snapshot!(errors.join("\n---\n"));
     }
 
     #[test]
@@ -1199,6 +1631,8 @@ mod tests {
                 preempt: true,
                 interface: "eth1",
                 vip: std::net::Ipv4Addr::new(10, 1, 0, 4),
+                proxy: "p",
+                backends: vec!["w1", "w2"],
             },
             &params,
         )
@@ -1305,6 +1739,11 @@ mod tests {
     #[test]
     fn the_default_set_is_the_scenarios_that_pass_on_the_shipped_labs() {
         assert_eq!(default_set(), ScenarioName::ALL[..8]);
+        assert_eq!(
+            default_set_for(Shape::LbPair),
+            [2, 3, 5, 6, 7, 17, 18, 19, 20, 21, 22].map(|i| ScenarioName::ALL[i]),
+            "the VRRP faults that fit both shapes, then the lb-pair ones but the outage"
+        );
     }
 
     #[test]

@@ -41,6 +41,13 @@ pub const SHIPPED: &[ShippedLab] = &[
         text: include_str!("../labs/three-node.yaml"),
         about: "one master, two backups (port 8002)",
     },
+    ShippedLab {
+        name: "lb-pair",
+        aliases: &[],
+        file: "labs/lb-pair.yaml",
+        text: include_str!("../labs/lb-pair.yaml"),
+        about: "the production shape: keepalived + HAProxy pair over three web servers, clients on http://172.24.128.100/",
+    },
 ];
 
 /// The lab `--lab` means when it is not given.

@@ -411,9 +411,29 @@ pub fn read_record(path: &Path) -> Result<RunRecord, StoreError> {
     // A verdict stored before halab had warnings gets those its own
     // measurements imply, so a re-judged run differs only where its
     // measurements do.
-    if header.verdict.is_some_and(|v| v.get("warnings").is_none()) {
+    if header
+        .verdict
+        .as_ref()
+        .is_some_and(|v| v.get("warnings").is_none())
+    {
         record.verdict.warnings =
             crate::verdict::warnings(&record.verdict.metrics, &record.timeline, &record.spec);
+    }
+    // Likewise the counts by phase and the pool's view (#14), measured from
+    // its own timeline.
+    if header
+        .verdict
+        .as_ref()
+        .is_some_and(|v| v["metrics"].get("requests_by_phase").is_none())
+    {
+        let now = crate::verdict::measure(&record.timeline, &record.spec);
+        let m = &mut record.verdict.metrics;
+        m.requests_by_phase = now.requests_by_phase;
+        m.errors_by_phase = now.errors_by_phase;
+        m.per_backend = now.per_backend;
+        m.pool = now.pool;
+        m.pool_holder = now.pool_holder;
+        m.pool_removed = now.pool_removed;
     }
     Ok(record)
 }

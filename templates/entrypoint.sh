@@ -1,9 +1,16 @@
 #!/bin/sh
-# halab entrypoint: one image, every role (HALAB_ROLE=node|proxy|idle).
+# halab entrypoint: one image, every role (HALAB_ROLE=node|{% if lab.lb_pair %}web{% else %}proxy{% endif %}|idle).
 #
+{%- if lab.lb_pair %}
+# A node is a small host: this shell stays PID 1, supervises keepalived and
+# starts HAProxy (halab-haproxy), which nobody restarts: a dead HAProxy
+# fails keepalived's check and the node gives up the VIP. A web server is
+# nginx alone.
+{%- else %}
 # A node is a small host: this shell stays PID 1 and supervises nginx and
 # keepalived as two processes, so a scenario can kill either one and the
-# container lives on. `docker stop` reaches keepalived first: it sends a
+# container lives on.
+{%- endif %} `docker stop` reaches keepalived first: it sends a
 # priority-0 advert and a backup takes the VIP over at once.
 set -eu
 
@@ -56,7 +63,11 @@ stop_node() {
         sleep 0.1
         i=$((i + 1))
     done
+{%- if lab.lb_pair %}
+    pkill -TERM -x haproxy 2>/dev/null || true
+{%- else %}
     nginx -s quit 2>/dev/null || true
+{%- endif %}
     exit 0
 }
 
@@ -75,16 +86,25 @@ start-keepalived:node)
     fi
     # A container started again keeps the files of its last life.
     rm -f /run/nginx.pid /run/halab-supervisor.pid /run/halab-keepalived.pid
+{%- if lab.lb_pair %}
+    mkdir -p /etc/keepalived
+    ln -sf "$dir/keepalived.conf" "$KEEPALIVED_CONF"
+{%- else %}
     mkdir -p /etc/keepalived /var/www/html
     ln -sf "$dir/keepalived.conf" "$KEEPALIVED_CONF"
     # Debian's default site serves /var/www/html and tries index.html first.
     ln -sf "$dir/index.html" /var/www/html/index.html
+{%- endif %}
     # The user's own files for this node (`nodes[].files` of the lab).
     if [ -d "$dir/root" ]; then
         cp -R "$dir/root/." /
     fi
     trap stop_node TERM INT
+{%- if lab.lb_pair %}
+    /usr/local/bin/halab-haproxy
+{%- else %}
     nginx
+{%- endif %}
     start_keepalived
     # Wake up now and then so the trap runs promptly and exited children
     # (a killed nginx) are reaped.
@@ -93,15 +113,34 @@ start-keepalived:node)
         wait $! || true
     done
     ;;
+{%- if lab.lb_pair %}
+:web)
+    node="${HALAB_NODE:-}"
+    dir="/etc/halab/web/$node"
+    if [ -z "$node" ] || [ ! -f "$dir/index.html" ]; then
+        echo "halab: HALAB_NODE='$node' is not a web server of this lab (known: $(ls /etc/halab/web | tr '\n' ' '))" >&2
+        exit 2
+    fi
+    rm -f /run/nginx.pid
+    mkdir -p /var/www/html
+    ln -sf "$dir/index.html" /var/www/html/index.html
+{%- if backends.port != 80 %}
+    sed -i 's/\b80 default_server/{{ backends.port }} default_server/' /etc/nginx/sites-enabled/default
+{%- endif %}
+    # nginx is the container: stopping or killing it stops the web server.
+    exec nginx -g 'daemon off;'
+    ;;
+{%- else %}
 :proxy)
     exec haproxy -W -db -f /etc/halab/haproxy.cfg
     ;;
+{%- endif %}
 :idle)
     # `halab validate` runs keepalived -t, haproxy -c and nginx -t in here.
     exec sleep infinity
     ;;
 *)
-    echo "halab: usage: HALAB_ROLE=node|proxy|idle entrypoint.sh [start-keepalived]; got role '$role', argument '${1:-}'" >&2
+    echo "halab: usage: HALAB_ROLE=node|{% if lab.lb_pair %}web{% else %}proxy{% endif %}|idle entrypoint.sh [start-keepalived]; got role '$role', argument '${1:-}'" >&2
     exit 2
     ;;
 esac

@@ -95,7 +95,7 @@ fn a_good_lab_renders_every_file_and_lists_them() {
 
 #[test]
 fn every_shipped_lab_renders_byte_identical_twice() {
-    for lab in ["nginx-keepalived", "fast-failover", "three-node"] {
+    for lab in ["nginx-keepalived", "fast-failover", "three-node", "lb-pair"] {
         let dir = tempfile::tempdir().unwrap();
         let file = repo().join(format!("labs/{lab}.yaml"));
         let mut trees = Vec::new();
@@ -189,7 +189,7 @@ fn a_missing_lab_file_says_how_to_fix_it() {
         "error: cannot read lab file `nope.yaml`\n  \
          caused by: No such file or directory (os error 2)\n  \
          fix: pass an existing file with `--lab FILE`, or a lab shipped with halab by name: \
-         `nginx-keepalived` (or `seed`), `fast-failover` (or `fast`), `three-node`\n"
+         `nginx-keepalived` (or `seed`), `fast-failover` (or `fast`), `three-node`, `lb-pair`\n"
     );
 }
 

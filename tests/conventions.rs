@@ -70,7 +70,13 @@ fn the_default_lab_is_shipped_in_the_binary_and_works_from_any_folder() {
         .path()
         .join(".halab/nginx-keepalived/docker-compose.yml")
         .is_file());
-    for name in ["seed", "nginx-keepalived", "fast-failover", "three-node"] {
+    for name in [
+        "seed",
+        "nginx-keepalived",
+        "fast-failover",
+        "three-node",
+        "lb-pair",
+    ] {
         let out = halab(&["validate", "--lab", name], dir.path());
         assert_eq!(out.code, 0, "{name}: {}", out.stderr);
         let shown = if name == "seed" {
@@ -306,6 +312,16 @@ fn every_user_facing_error_without_an_engine_is_locked_whole() {
         &["logs", "nginx_master"],
         &["chaos", "stop-master"],
         &["chaos", "stop-mastr"],
+        &["chaos", "kill-web"],
+        &["chaos", "kill-nginx", "--lab", "lb-pair"],
+        &[
+            "chaos",
+            "kill-web",
+            "--lab",
+            "lb-pair",
+            "--set",
+            "server=web9",
+        ],
         &["image", "build"],
         &["report", "--runs-dir", "runs"],
         &["report", "no-such-run", "--runs-dir", "runs"],

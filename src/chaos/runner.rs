@@ -62,8 +62,9 @@ impl Prober for HttpProbe {
     }
 }
 
-/// What a scripted answer is made of: the time the request was sent.
-pub type Script = Arc<dyn Fn(Micros) -> Outcome + Send + Sync>;
+/// What a scripted answer is made of: the time the request was sent. The
+/// answer, and the web server that gave it (the production shape).
+pub type Script = Arc<dyn Fn(Micros) -> (Outcome, Option<String>) + Send + Sync>;
 
 /// A probe that answers from a script instead of a port: one request every
 /// `config.interval` on Tokio's clock, answered at once with `script(now)`.
@@ -75,6 +76,13 @@ pub struct ScriptedProbe {
 
 impl ScriptedProbe {
     pub fn new(script: impl Fn(Micros) -> Outcome + Send + Sync + 'static) -> ScriptedProbe {
+        Self::with_backend(move |at| (script(at), None))
+    }
+
+    /// A script that also names the web server behind each answer.
+    pub fn with_backend(
+        script: impl Fn(Micros) -> (Outcome, Option<String>) + Send + Sync + 'static,
+    ) -> ScriptedProbe {
         ScriptedProbe {
             script: Arc::new(script),
             task: None,
@@ -101,12 +109,13 @@ impl Prober for ScriptedProbe {
             for seq in 0u64.. {
                 every.tick().await;
                 let at = clock.now();
+                let (outcome, backend) = script(at);
                 let request = Request {
                     seq,
                     sent: at,
                     done: at,
-                    backend: None,
-                    outcome: script(at),
+                    backend,
+                    outcome,
                 };
                 if sink
                     .send(Event {
@@ -251,13 +260,13 @@ impl Runner {
         let master = lab.master().name.clone();
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
         let watchers = spawn_watchers(&engine, lab, clock, &tx);
-        let spec = lab.spec();
         let started = self.probe.start(
             ProbeConfig {
-                url: format!("http://127.0.0.1:{}/", spec.proxy.port),
+                url: crate::observe::url(lab),
                 interval: opts.probe_interval,
                 timeout: opts.probe_timeout,
                 pages: crate::render::page_markers(lab),
+                lbs: crate::render::lb_markers(lab),
             },
             clock,
             tx,
@@ -368,7 +377,8 @@ impl Runner {
     }
 }
 
-/// A VIP and a keepalived watcher per node, sending on `tx` until aborted.
+/// A VIP and a keepalived watcher per node, and a pool watcher per node
+/// running HAProxy, sending on `tx` until aborted.
 fn spawn_watchers(
     engine: &Arc<dyn Engine>,
     lab: &Lab,
@@ -388,6 +398,15 @@ fn spawn_watchers(
             clock,
             tx.clone(),
         )));
+        if node.runs_haproxy() {
+            watchers.push(tokio::spawn(watch::watch_pool(
+                engine.clone(),
+                container.clone(),
+                node.name.clone(),
+                clock,
+                tx.clone(),
+            )));
+        }
         watchers.push(tokio::spawn(watch::watch_vrrp(
             engine.clone(),
             container,

@@ -58,7 +58,11 @@ fn vip_line(lab: &Lab, deleted: bool) -> String {
 impl World {
     /// The seed lab up on a fake engine, every member running.
     async fn new(sim: Sim) -> World {
-        let lab = seed();
+        World::on(seed(), sim).await
+    }
+
+    /// `lab` up on a fake engine: its nodes, front proxy or web servers.
+    async fn on(lab: Lab, sim: Sim) -> World {
         let fake = Arc::new(FakeEngine::new());
         fake.hold_streams();
         let clock = Clock::start();
@@ -70,7 +74,8 @@ impl World {
             .nodes
             .iter()
             .map(|n| n.name.clone())
-            .chain([spec.proxy.name.clone()])
+            .chain(lab.has_front_proxy().then(|| spec.proxy.name.clone()))
+            .chain(lab.backends().iter().map(|w| w.name.clone()))
             .collect();
         for m in &members {
             let name = lab.container_name(m);
@@ -754,6 +759,213 @@ async fn a_split_brain_before_the_fault_ends_the_run_as_an_invalid_baseline() {
         v.reasons[0].starts_with(
             "invalid baseline: split brain: nginx_master and nginx_slave hold the VIP"
         ),
+        "{:?}",
+        v.reasons
+    );
+}
+
+// ------------------------------------------------------------ lb-pair
+
+fn lb_pair(check: &str) -> Lab {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/lb-pair.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("check: { kind: http,", &format!("check: {{ kind: {check},"));
+    Lab::from_yaml(&text, &path).expect("lb-pair lab loads")
+}
+
+/// HAProxy on both LBs, roughly: a web server that stops running (or, under
+/// a layer-7 check, freezes) is logged DOWN by each LB `fall × inter`
+/// after, UP as long after it is back; requests go round the servers in the
+/// pool, 503 when none is left.
+struct Pool {
+    up: Arc<Mutex<std::collections::BTreeMap<String, bool>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn pool_sim(w: &World) -> Pool {
+    let lab = w.lab.clone();
+    let fake = w.fake.clone();
+    let webs: Vec<String> = lab.backends().iter().map(|b| b.name.clone()).collect();
+    let up = Arc::new(Mutex::new(
+        webs.iter()
+            .map(|b| (b.clone(), true))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    ));
+    let check = lab.spec().backends.check.clone();
+    let layer7 = check.kind == crate::lab::BackendCheckKind::Http;
+    let removal = check.removal_time();
+    let lbs: Vec<String> = lab
+        .spec()
+        .nodes
+        .iter()
+        .map(|n| lab.container_name(&n.name))
+        .collect();
+    let pool = up.clone();
+    let task = tokio::spawn(async move {
+        let mut since: std::collections::BTreeMap<String, (bool, tokio::time::Instant)> =
+            Default::default();
+        loop {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            for web in &webs {
+                let state = fake.container(&lab.container_name(web)).map(|c| c.state);
+                // A frozen server accepts connections: only layer 7 sees it.
+                let healthy = state == Some(ContainerState::Running)
+                    || (state == Some(ContainerState::Paused) && !layer7);
+                let now = tokio::time::Instant::now();
+                let (was, at) = *since.entry(web.clone()).or_insert((healthy, now));
+                if was != healthy {
+                    since.insert(web.clone(), (healthy, now));
+                    continue;
+                }
+                let in_pool = pool.lock().unwrap()[web];
+                if in_pool != healthy && now - at >= removal {
+                    pool.lock().unwrap().insert(web.clone(), healthy);
+                    let line = if healthy {
+                        format!("Server web/{web} is UP, reason: Layer7 check passed, code: 200, check duration: 1ms.")
+                    } else {
+                        format!("[WARNING]  (8) : Server web/{web} is DOWN, reason: Layer4 timeout, check duration: 50ms.")
+                    };
+                    for lb in &lbs {
+                        fake.log_line(lb, &line);
+                    }
+                }
+            }
+        }
+    });
+    Pool { up, task }
+}
+
+impl World {
+    /// A probe answering through the VIP's holder, round the servers in its
+    /// pool; a request to one that does not run is retried on the next
+    /// (HAProxy's `retries` and `redispatch`).
+    fn lb_probe(&self, pool: &Pool) -> ScriptedProbe {
+        let holder = self.holder.clone();
+        let up = pool.up.clone();
+        let (fake, lab) = (self.fake.clone(), self.lab.clone());
+        let turn = Arc::new(Mutex::new(0usize));
+        ScriptedProbe::with_backend(move |_| {
+            let Some(lb) = holder.lock().unwrap().clone() else {
+                let refused = Outcome::Connect {
+                    error: "connection refused".into(),
+                };
+                return (refused, None);
+            };
+            let live: Vec<String> = up
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(w, up)| {
+                    **up && fake
+                        .container(&lab.container_name(w))
+                        .is_some_and(|c| c.state == ContainerState::Running)
+                })
+                .map(|(w, _)| w.clone())
+                .collect();
+            if live.is_empty() {
+                return (Outcome::Http { status: 503 }, None);
+            }
+            let mut t = turn.lock().unwrap();
+            *t += 1;
+            (
+                Outcome::Page { node: lb },
+                Some(live[*t % live.len()].clone()),
+            )
+        })
+    }
+}
+
+async fn lb_run(check: &str, scenario: ScenarioName) -> (Observed, crate::verdict::Verdict) {
+    let w = World::on(lb_pair(check), CLEAN).await;
+    let pool = pool_sim(&w);
+    let runner = w.runner().probe(w.lb_probe(&pool));
+    let o = run_in(&w, runner, scenario, never(), |_, _| {})
+        .await
+        .unwrap();
+    let spec = crate::spec::RunSpec::new(&w.lab, scenario, &Default::default());
+    let v = crate::verdict::judge(&o.timeline, &spec);
+    (o, v)
+}
+
+#[tokio::test(start_paused = true)]
+async fn kill_web_passes_with_web1_out_of_the_pool_and_no_failed_request() {
+    let (o, v) = lb_run("http", ScenarioName::KillWeb).await;
+    assert_eq!(faults(&o)[0].1, "docker kill -s SIGKILL lb-pair-web1");
+    assert_eq!(v.status, crate::verdict::Status::Pass, "{:?}", v.reasons);
+    assert_eq!(v.metrics.pool_holder.as_deref(), Some("lb1"));
+    // fall × inter = 200 ms, seen within the 5 ms the simulation sleeps.
+    let removed = v.metrics.pool_removed.expect("removed");
+    assert!((200 * MS..=215 * MS).contains(&removed), "{removed}");
+    assert_eq!(v.metrics.failed, 0);
+    assert_eq!(v.metrics.per_backend["web1"].fault, 0);
+    // Both LBs logged it once each, and again when it came back.
+    let downs = v.metrics.pool.iter().filter(|c| !c.up).count();
+    assert_eq!(downs, 2, "{:?}", v.metrics.pool);
+}
+
+#[tokio::test(start_paused = true)]
+async fn hang_web_fails_a_layer_4_lab_and_passes_a_layer_7_one() {
+    let (_, v) = lb_run("tcp", ScenarioName::HangWeb).await;
+    assert_eq!(v.status, crate::verdict::Status::Fail);
+    let c = v.check("pool_remove_within").unwrap();
+    assert_eq!(c.measured, crate::verdict::Measure::Never);
+    assert!(c.detail.contains("did not see the fault"), "{}", c.detail);
+    let (o, v) = lb_run("http", ScenarioName::HangWeb).await;
+    assert_eq!(faults(&o)[0].1, "docker pause lb-pair-web1");
+    assert_eq!(heals(&o)[0].1, "docker unpause lb-pair-web1");
+    assert_eq!(v.status, crate::verdict::Status::Pass, "{:?}", v.reasons);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_all_web_is_an_outage_that_fails() {
+    let (o, v) = lb_run("http", ScenarioName::StopAllWeb).await;
+    assert_eq!(faults(&o).len(), 3);
+    assert_eq!(heals(&o).len(), 3);
+    assert_eq!(v.status, crate::verdict::Status::Fail);
+    assert!(
+        v.reasons[0].starts_with("total outage: "),
+        "{:?}",
+        v.reasons
+    );
+    assert!(v.metrics.errors_by_phase.fault > 0);
+    assert!(v.check("recover_within").unwrap().passed, "{:?}", v.checks);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_proxy_on_the_seed_is_a_single_point_of_failure() {
+    let w = World::new(CLEAN).await;
+    let proxy = w.lab.container_name(&w.lab.spec().proxy.name);
+    let fake = w.fake.clone();
+    let holder = w.holder.clone();
+    // Whoever holds the VIP, nothing answers while the proxy is down.
+    let probe = ScriptedProbe::new(move |_| {
+        let up = fake
+            .container(&proxy)
+            .is_some_and(|c| c.state == ContainerState::Running);
+        match holder.lock().unwrap().clone() {
+            Some(node) if up => Outcome::Page { node },
+            _ => Outcome::Connect {
+                error: "connection refused".into(),
+            },
+        }
+    });
+    let runner = w.runner().probe(probe);
+    let o = run_in(&w, runner, ScenarioName::StopProxy, never(), |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(faults(&o)[0].1, "docker stop nginx-keepalived-proxy");
+    let spec = crate::spec::RunSpec::new(&w.lab, ScenarioName::StopProxy, &Default::default());
+    let v = crate::verdict::judge(&o.timeline, &spec);
+    assert_eq!(v.status, crate::verdict::Status::Fail);
+    assert!(
+        v.reasons[0].starts_with("single point of failure: "),
         "{:?}",
         v.reasons
     );

@@ -138,6 +138,29 @@ pub async fn watch_vip(
     }
 }
 
+/// Follows `container`'s log from now on (`tail 0`) across restarts until
+/// aborted, handing each stamped line to `on_line`.
+async fn follow_log(engine: &dyn Engine, container: &str, mut on_line: impl FnMut(&str)) {
+    loop {
+        if !matches!(
+            state(engine, container).await,
+            Ok(Some(ContainerState::Running))
+        ) {
+            tokio::time::sleep(RETRY).await;
+            continue;
+        }
+        let Ok(mut lines) = engine.logs_stamped(container, Some(0), true).await else {
+            tokio::time::sleep(RETRY).await;
+            continue;
+        };
+        while let Some(line) = lines.next().await {
+            let Ok(line) = line else { break };
+            on_line(&line);
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
 /// Follows keepalived's state transitions on one node until aborted.
 pub async fn watch_vrrp(
     engine: Arc<dyn Engine>,
@@ -146,33 +169,50 @@ pub async fn watch_vrrp(
     clock: Clock,
     tx: UnboundedSender<Event>,
 ) {
-    loop {
-        if !matches!(
-            state(engine.as_ref(), &container).await,
-            Ok(Some(ContainerState::Running))
-        ) {
-            tokio::time::sleep(RETRY).await;
-            continue;
+    follow_log(engine.as_ref(), &container, |line| {
+        if let Some((state, stamp)) = vrrp_state_at(line) {
+            let _ = tx.send(Event {
+                at: clock.stamped(stamp),
+                kind: EventKind::Vrrp {
+                    node: node.clone(),
+                    state,
+                },
+            });
         }
-        // `tail 0`: only lines written from now on.
-        let Ok(mut lines) = engine.logs_stamped(&container, Some(0), true).await else {
-            tokio::time::sleep(RETRY).await;
-            continue;
+    })
+    .await
+}
+
+/// Follows a load balancer's HAProxy taking web servers out of its pool
+/// and back (its log's server state lines) until aborted. HAProxy may say
+/// one change twice (on stderr and through `log stdout`): only changes of
+/// a server's state are sent.
+pub async fn watch_pool(
+    engine: Arc<dyn Engine>,
+    container: String,
+    lb: String,
+    clock: Clock,
+    tx: UnboundedSender<Event>,
+) {
+    let mut known: std::collections::BTreeMap<String, bool> = Default::default();
+    follow_log(engine.as_ref(), &container, |line| {
+        let Some((change, stamp)) = observe::pool_change_at(line) else {
+            return;
         };
-        while let Some(line) = lines.next().await {
-            let Ok(line) = line else { break };
-            if let Some((state, stamp)) = vrrp_state_at(&line) {
-                let _ = tx.send(Event {
-                    at: clock.stamped(stamp),
-                    kind: EventKind::Vrrp {
-                        node: node.clone(),
-                        state,
-                    },
-                });
-            }
+        if known.insert(change.server.clone(), change.up) == Some(change.up) {
+            return;
         }
-        tokio::time::sleep(RETRY).await;
-    }
+        let _ = tx.send(Event {
+            at: clock.stamped(stamp),
+            kind: EventKind::Pool {
+                lb: lb.clone(),
+                server: change.server,
+                up: change.up,
+                reason: change.reason,
+            },
+        });
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -294,6 +334,48 @@ mod tests {
                 kind: EventKind::Vrrp {
                     node: "n".into(),
                     state: VrrpState::Master
+                }
+            }
+        );
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pool_change_is_sent_once_at_the_engine_s_stamp() {
+        let clock = Clock::start();
+        let e = node(clock).await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(watch_pool(e.clone(), "a".into(), "lb1".into(), clock, tx));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let down = "Server web/web1 is DOWN, reason: Layer4 timeout, check duration: 501ms. 2 active and 0 backup servers left.";
+        // The same change on stderr and through `log stdout`.
+        e.log_line_at(
+            "a",
+            &format!("[WARNING]  (8) : {down}"),
+            clock.wall_at(70 * MS),
+        );
+        e.log_line_at(
+            "a",
+            &format!("<129>Nov 27 14:10:02 haproxy[8]: {down}"),
+            clock.wall_at(71 * MS),
+        );
+        e.log_line_at(
+            "a",
+            "[NOTICE]   (1) : New worker (8) forked",
+            clock.wall_at(80 * MS),
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        task.abort();
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(
+            ev,
+            Event {
+                at: 70 * MS,
+                kind: EventKind::Pool {
+                    lb: "lb1".into(),
+                    server: "web1".into(),
+                    up: false,
+                    reason: "Layer4 timeout".into()
                 }
             }
         );

@@ -194,7 +194,9 @@ impl Overrides {
         let moved = field == "network.subnet"
             || field == "vip"
             || field == "proxy.ip"
-            || (field.starts_with("nodes[") && field.ends_with("].ip"));
+            || field == "health_check.address"
+            || (field.starts_with("nodes[") && field.ends_with("].ip"))
+            || (field.starts_with("backends.servers[") && field.ends_with("].ip"));
         match self.subnet {
             Some(subnet) if moved => Some(format!("`--subnet {subnet}`")),
             _ => None,
@@ -232,6 +234,7 @@ impl Lab {
         })?;
         let old_subnet = spec.network.subnet;
         apply_overrides(&mut spec, overrides);
+        fill_defaults(&mut spec);
         let shift = overrides
             .subnet
             .map(|new| (old_subnet, new))
@@ -331,6 +334,17 @@ impl Lab {
         self.backends().iter().find(|w| w.name == name)
     }
 
+    /// Every member's name, as containers are made: nodes, web servers,
+    /// then the front proxy when there is one.
+    pub fn members(&self) -> Vec<&str> {
+        let nodes = self.spec.nodes.iter().map(|n| n.name.as_str());
+        let webs = self.backends().iter().map(|w| w.name.as_str());
+        let proxy = self
+            .has_front_proxy()
+            .then_some(self.spec.proxy.name.as_str());
+        nodes.chain(webs).chain(proxy).collect()
+    }
+
     /// Where clients (and the probe) connect: the front proxy's published
     /// port on loopback, or the VIP itself on the lab's bridge.
     pub fn client_target(&self) -> std::net::SocketAddrV4 {
@@ -405,6 +419,17 @@ fn strip_location(msg: &str, field: &str) -> String {
     }
 }
 
+/// Defaults that depend on other fields, filled in once after parsing: a
+/// node running HAProxy only names itself in the `X-Halab-LB` header by its
+/// `page`, which is its name unless the file says otherwise.
+fn fill_defaults(spec: &mut LabSpec) {
+    for n in &mut spec.nodes {
+        if n.page.is_empty() && n.runs_haproxy() && !n.runs_nginx() {
+            n.page = n.name.clone();
+        }
+    }
+}
+
 fn apply_overrides(spec: &mut LabSpec, o: &Overrides) {
     if let Some(name) = &o.name {
         spec.name = name.clone();
@@ -420,6 +445,12 @@ fn apply_overrides(spec: &mut LabSpec, o: &Overrides) {
         };
         for n in &mut spec.nodes {
             n.ip = shift(n.ip);
+        }
+        for w in &mut spec.backends.servers {
+            w.ip = shift(w.ip);
+        }
+        if let Some(a) = spec.health_check.address {
+            spec.health_check.address = Some(shift(a));
         }
         spec.vip =
             Ipv4Net::new(shift(spec.vip.addr()), spec.vip.prefix_len()).expect("same prefix");
@@ -449,6 +480,7 @@ mod tests {
             "nginx-keepalived.yaml",
             "fast-failover.yaml",
             "three-node.yaml",
+            "lb-pair.yaml",
         ] {
             let (path, _) = shipped(file);
             let lab = load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));

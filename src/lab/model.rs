@@ -251,7 +251,7 @@ fn is_default_runs(r: &[Service]) -> bool {
 pub const LB_HEADER: &str = "X-Halab-LB";
 
 /// Plain web servers behind the load balancers, and how HAProxy checks them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Backends {
     /// HAProxy's health check of every server.
@@ -262,6 +262,17 @@ pub struct Backends {
     pub port: u16,
     #[serde(default)]
     pub servers: Vec<WebServer>,
+}
+
+// Not derived: a lab without `backends` has nginx's port 80, not 0.
+impl Default for Backends {
+    fn default() -> Self {
+        Backends {
+            check: BackendCheck::default(),
+            port: default_web_port(),
+            servers: Vec::new(),
+        }
+    }
 }
 
 impl Backends {
@@ -612,10 +623,18 @@ pub enum ScenarioName {
     Delay,
     Jitter,
     Idle,
+    StopProxy,
+    StopLbMaster,
+    KillLbMaster,
+    KillHaproxy,
+    StopWeb,
+    KillWeb,
+    HangWeb,
+    StopAllWeb,
 }
 
 impl ScenarioName {
-    pub const ALL: [ScenarioName; 16] = [
+    pub const ALL: [ScenarioName; 24] = [
         ScenarioName::StopMaster,
         ScenarioName::KillMaster,
         ScenarioName::PauseMaster,
@@ -632,6 +651,14 @@ impl ScenarioName {
         ScenarioName::Delay,
         ScenarioName::Jitter,
         ScenarioName::Idle,
+        ScenarioName::StopProxy,
+        ScenarioName::StopLbMaster,
+        ScenarioName::KillLbMaster,
+        ScenarioName::KillHaproxy,
+        ScenarioName::StopWeb,
+        ScenarioName::KillWeb,
+        ScenarioName::HangWeb,
+        ScenarioName::StopAllWeb,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -652,6 +679,14 @@ impl ScenarioName {
             ScenarioName::Delay => "delay",
             ScenarioName::Jitter => "jitter",
             ScenarioName::Idle => "idle",
+            ScenarioName::StopProxy => "stop-proxy",
+            ScenarioName::StopLbMaster => "stop-lb-master",
+            ScenarioName::KillLbMaster => "kill-lb-master",
+            ScenarioName::KillHaproxy => "kill-haproxy",
+            ScenarioName::StopWeb => "stop-web",
+            ScenarioName::KillWeb => "kill-web",
+            ScenarioName::HangWeb => "hang-web",
+            ScenarioName::StopAllWeb => "stop-all-web",
         }
     }
 }
@@ -718,6 +753,14 @@ pub struct Budget {
         skip_serializing_if = "Option::is_none"
     )]
     pub max_dual_owner: Option<Duration>,
+    /// Fault → the faulted web server marked DOWN by the VIP holder's
+    /// HAProxy (the web faults of the production shape).
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pool_remove_within: Option<Duration>,
     /// How long to watch after the fault before healing.
     #[serde(
         default,

@@ -63,6 +63,8 @@ pub const MAX_PROBE_TIME: Duration = Duration::from_secs(60);
 pub const MAX_BUDGET: Duration = Duration::from_secs(3600);
 /// A page text is a marker the probe looks for in every answer, not a page.
 pub const MAX_PAGE_TEXT: usize = 4096;
+/// HAProxy's backend checks: more often than this is load, not speed.
+pub const MIN_BACKEND_INTER: Duration = Duration::from_millis(10);
 /// Nodes in one lab: VRRP priorities are 1..=255 and must differ.
 pub const MAX_NODES: usize = 255;
 
@@ -156,6 +158,10 @@ fn check_names(c: &mut Checker, spec: &LabSpec) {
         check_name(c, format!("nodes[{i}].name"), &n.name, false);
     }
 
+    for (i, w) in spec.backends.servers.iter().enumerate() {
+        check_name(c, format!("backends.servers[{i}].name"), &w.name, false);
+    }
+
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, n) in spec.nodes.iter().enumerate() {
         if let Some(first) = seen.insert(&n.name, i) {
@@ -166,7 +172,7 @@ fn check_names(c: &mut Checker, spec: &LabSpec) {
                 format!("rename one of them, e.g. `{}_2`", n.name),
             );
         }
-        if n.name == spec.proxy.name {
+        if n.name == spec.proxy.name && spec.proxy.front {
             c.push(
                 format!("nodes[{i}].name"),
                 format!(
@@ -175,6 +181,30 @@ fn check_names(c: &mut Checker, spec: &LabSpec) {
                 ),
                 "rename the node, or set another `proxy.name`",
             );
+        }
+    }
+    // Web servers share the containers' name space with nodes and proxy.
+    let mut web: HashMap<&str, usize> = HashMap::new();
+    for (i, w) in spec.backends.servers.iter().enumerate() {
+        let field = format!("backends.servers[{i}].name");
+        let other = if let Some(&first) = web.get(w.name.as_str()) {
+            Some(format!("backends.servers[{first}]"))
+        } else if let Some(&n) = seen.get(w.name.as_str()) {
+            Some(format!("nodes[{n}]"))
+        } else if w.name == spec.proxy.name && spec.proxy.front {
+            Some("the proxy (`proxy.name`)".to_string())
+        } else {
+            None
+        };
+        match other {
+            Some(other) => c.push(
+                field,
+                format!("`{}` is also the name of {other}; containers are named `<lab>-<name>`, so names must be unique", w.name),
+                format!("rename one of them, e.g. `{}_2`", w.name),
+            ),
+            None => {
+                web.insert(&w.name, i);
+            }
         }
     }
 }
@@ -270,14 +300,14 @@ fn check_subnet(c: &mut Checker, spec: &LabSpec) {
     }
     // Network, broadcast and the bridge gateway are not for the lab; then
     // one address per node, the VIP and the proxy.
-    let needed = spec.nodes.len() as u64 + 2;
+    let needed = spec.nodes.len() as u64 + spec.backends.servers.len() as u64 + 2;
     let size = 1u64 << (32 - u32::from(net.prefix_len()));
     let usable = size.saturating_sub(3);
     if usable < needed {
         c.push(
             "network.subnet",
             format!(
-                "{net} has {usable} usable address{} (after network, broadcast and the bridge gateway); the lab needs {needed}: one per node, the VIP and the proxy",
+                "{net} has {usable} usable address{} (after network, broadcast and the bridge gateway); the lab needs {needed}: one per node and web server, the VIP and the proxy",
                 if usable == 1 { "" } else { "es" }
             ),
             "use a larger subnet, e.g. a /24",
@@ -295,6 +325,13 @@ fn check_addresses(c: &mut Checker, spec: &LabSpec) {
         .enumerate()
         .map(|(i, n)| (format!("nodes[{i}].ip"), n.ip, format!("node `{}`", n.name)))
         .collect();
+    members.extend(spec.backends.servers.iter().enumerate().map(|(i, w)| {
+        (
+            format!("backends.servers[{i}].ip"),
+            w.ip,
+            format!("web server `{}`", w.name),
+        )
+    }));
     if let Some(ip) = spec.proxy.ip {
         members.push((
             "proxy.ip".into(),
@@ -668,27 +705,215 @@ fn check_health(c: &mut Checker, spec: &LabSpec) {
 
 // ---------------------------------------------------------------- shape
 
-// The production shape's fields parse; render and run do not know them yet.
+// Roles (`runs`), backends, `proxy.front` and the check kinds that depend
+// on them. Two shapes only: every node runs nginx behind the front proxy
+// (the seed's), or every node runs HAProxy over `backends` and clients use
+// the VIP (the production one).
 fn check_shape(c: &mut Checker, spec: &LabSpec) {
-    use crate::lab::model::{CheckKind, Service};
-    const FIX: &str = "use the seed's shape (nodes running nginx behind the front proxy) for now";
-    if matches!(spec.health_check.kind, CheckKind::Tcp | CheckKind::Icmp) {
-        c.push(
-            "health_check.kind",
-            "is not supported yet",
-            "use `pidof` or `http`",
-        );
-    }
+    use crate::lab::model::CheckKind;
+    let mut lbs = 0;
     for (i, n) in spec.nodes.iter().enumerate() {
-        if n.runs != [Service::Nginx] {
-            c.push(format!("nodes[{i}].runs"), "is not supported yet", FIX);
+        let field = format!("nodes[{i}].runs");
+        if n.runs.is_empty() {
+            c.push(
+                field,
+                "is empty; a node serves something beside keepalived",
+                "write `[nginx]` (a web node) or `[haproxy]` (a load balancer)",
+            );
+            continue;
+        }
+        let mut seen = n.runs.clone();
+        seen.sort();
+        seen.dedup();
+        if seen.len() != n.runs.len() {
+            c.push(
+                field,
+                "names a service twice",
+                "name each service once, e.g. `[haproxy]`",
+            );
+        } else if seen.len() > 1 {
+            c.push(
+                field,
+                "runs nginx and HAProxy on one node, which halab does not model",
+                "write `[haproxy]` and put the web servers under `backends.servers`",
+            );
+        }
+        if n.runs_haproxy() {
+            lbs += 1;
+            // The page of a load balancer is the value of its `X-Halab-LB`
+            // response header: one HTTP token, verbatim in haproxy.cfg.
+            if let Some(bad) = n
+                .page
+                .chars()
+                .find(|ch| !(ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-')))
+            {
+                c.push(
+                    format!("nodes[{i}].page"),
+                    format!(
+                        "{:?} contains `{}`; on a node running HAProxy the page is the value of its `{}` response header",
+                        n.page,
+                        shown(bad),
+                        crate::lab::LB_HEADER
+                    ),
+                    format!("use letters, digits, `_`, `.` and `-`, or leave it out (it is then `{}`)", n.name),
+                );
+            }
         }
     }
-    if !spec.backends.servers.is_empty() {
-        c.push("backends", "is not supported yet", FIX);
+    let pair = lbs > 0;
+    if pair && lbs < spec.nodes.len() {
+        for (i, n) in spec.nodes.iter().enumerate() {
+            if !n.runs_haproxy() && !n.runs.is_empty() {
+                c.push(
+                    format!("nodes[{i}].runs"),
+                    format!("`{}` runs {} while other nodes run HAProxy; the VIP would move between a load balancer and a web server", n.name, runs_text(&n.runs)),
+                    "make every VRRP node run `[haproxy]`, and put web servers under `backends.servers`",
+                );
+            }
+        }
     }
-    if !spec.proxy.front {
-        c.push("proxy.front", "is not supported yet", FIX);
+    if pair {
+        if spec.backends.servers.is_empty() {
+            c.push(
+                "backends.servers",
+                "is empty, yet nodes run HAProxy; it would have nothing to balance over",
+                "add web servers, e.g. `servers: [{ name: web1, ip: <address>, page: web1 }]`",
+            );
+        }
+        if spec.proxy.front {
+            c.push(
+                "proxy.front",
+                "is true, yet the nodes run HAProxy themselves; a front proxy before the load-balancer pair would be the single point of failure the pair removes",
+                "set `proxy.front: false` (clients use http://VIP:proxy.listen/)",
+            );
+        }
+    } else {
+        if !spec.backends.servers.is_empty() {
+            c.push(
+                "backends",
+                "lists web servers, but no node runs HAProxy to balance over them",
+                "set `runs: [haproxy]` on every node, or remove `backends`",
+            );
+        }
+        if !spec.proxy.front {
+            c.push(
+                "proxy.front",
+                "is false, but no node runs HAProxy: nothing would stand between clients and nginx but the VIP",
+                "set `runs: [haproxy]` on every node (with `backends`), or remove `proxy.front`",
+            );
+        }
+    }
+
+    let net = spec.network.subnet.trunc();
+    match (spec.health_check.kind, spec.health_check.address) {
+        (CheckKind::Icmp, None) => c.push(
+            "health_check.address",
+            "is missing; the `icmp` check pings it",
+            format!("set an address inside {net} to ping, e.g. a web server's or the gateway's"),
+        ),
+        (CheckKind::Icmp, Some(a)) if !net.contains(&a) => c.push(
+            "health_check.address",
+            format!(
+                "{a} is outside network.subnet {net}; the lab's traffic stays on its own network"
+            ),
+            format!("ping an address inside {net}"),
+        ),
+        (CheckKind::Icmp, Some(_)) | (_, None) => {}
+        (kind, Some(_)) => c.push(
+            "health_check.address",
+            format!(
+                "is set, but only the `icmp` check uses it (this lab's is `{}`)",
+                kind_text(kind)
+            ),
+            "remove `health_check.address`, or set `kind: icmp`",
+        ),
+    }
+    check_backends(c, spec);
+}
+
+fn runs_text(runs: &[crate::lab::Service]) -> String {
+    let names: Vec<&str> = runs
+        .iter()
+        .map(|s| match s {
+            crate::lab::Service::Nginx => "nginx",
+            crate::lab::Service::Haproxy => "haproxy",
+        })
+        .collect();
+    format!("[{}]", names.join(", "))
+}
+
+fn kind_text(k: crate::lab::CheckKind) -> &'static str {
+    use crate::lab::CheckKind::*;
+    match k {
+        Pidof => "pidof",
+        Http => "http",
+        Tcp => "tcp",
+        Icmp => "icmp",
+    }
+}
+
+/// HAProxy's check of the web servers. Names, addresses and pages of the
+/// servers are checked with the other members' (`check_names`,
+/// `check_addresses`, `check_texts`).
+fn check_backends(c: &mut Checker, spec: &LabSpec) {
+    let b = &spec.backends;
+    if b.port == 0 {
+        c.push(
+            "backends.port",
+            "is 0, which is not a port",
+            "use the port nginx listens on in the web servers, e.g. 80",
+        );
+    }
+    let ck = &b.check;
+    if ck.inter < MIN_BACKEND_INTER {
+        c.push(
+            "backends.check.inter",
+            format!(
+                "{} is shorter than {}; checks that often load the servers and HAProxy's timer more than they help",
+                show(ck.inter),
+                show(MIN_BACKEND_INTER)
+            ),
+            "use e.g. `100ms` or `500ms`",
+        );
+    } else {
+        check_haproxy_max(c, "backends.check.inter", ck.inter, "use e.g. `500ms`");
+    }
+    for (name, v) in [("rise", ck.rise), ("fall", ck.fall)] {
+        if v == 0 {
+            c.push(
+                format!("backends.check.{name}"),
+                "is 0; HAProxy needs at least one check to change a server's state",
+                "use 1 or more (e.g. 2)",
+            );
+        } else if v > MAX_KEEPALIVED_COUNT {
+            c.push(
+                format!("backends.check.{name}"),
+                format!("{v} is more than HAProxy reads"),
+                "use a small count, e.g. 2 or 3",
+            );
+        }
+    }
+    let path_ok = ck.path.starts_with('/')
+        && ck
+            .path
+            .chars()
+            .all(|ch| ch.is_ascii_graphic() && !CONFIG_BREAKERS.contains(&ch));
+    if !path_ok {
+        c.push(
+            "backends.check.path",
+            format!(
+                "{:?} is not an absolute URL path without spaces or quotes",
+                ck.path
+            ),
+            "use a path like `/` or `/health`",
+        );
+    }
+    if !(100..=599).contains(&ck.expect_status) {
+        c.push(
+            "backends.check.expect_status",
+            format!("{} is not an HTTP status", ck.expect_status),
+            "use e.g. 200",
+        );
     }
 }
 
@@ -922,43 +1147,57 @@ fn check_texts(c: &mut Checker, spec: &LabSpec) {
     if let Some(d) = &spec.description {
         check_free_text(c, "description", d);
     }
-    let mut pages: HashMap<&str, usize> = HashMap::new();
-    for (i, n) in spec.nodes.iter().enumerate() {
-        let field = format!("nodes[{i}].page");
-        if n.page.trim().is_empty() {
+    // Every page (of nodes and web servers) is a marker a client tells the
+    // servers apart by: non-empty, short, and unique across the lab.
+    let nodes = spec.nodes.iter().enumerate().map(|(i, n)| {
+        (
+            format!("nodes[{i}]"),
+            n.name.as_str(),
+            n.page.as_str(),
+            "nodes",
+        )
+    });
+    let webs = spec.backends.servers.iter().enumerate().map(|(i, w)| {
+        (
+            format!("backends.servers[{i}]"),
+            w.name.as_str(),
+            w.page.as_str(),
+            "web servers",
+        )
+    });
+    let mut pages: HashMap<&str, (String, &str)> = HashMap::new();
+    for (at, name, page, apart) in nodes.chain(webs) {
+        let field = format!("{at}.page");
+        if page.trim().is_empty() {
             c.push(
                 field,
-                "is empty; a client tells the nodes apart by their pages",
-                format!(
-                    "give `{}` a page text of its own, e.g. `{}`",
-                    n.name, n.name
-                ),
+                format!("is empty; a client tells the {apart} apart by their pages"),
+                format!("give `{name}` a page text of its own, e.g. `{name}`"),
             );
             continue;
         }
-        check_free_text(c, &field, &n.page);
-        if n.page.len() > MAX_PAGE_TEXT {
+        check_free_text(c, &field, page);
+        if page.len() > MAX_PAGE_TEXT {
             c.push(
                 field,
                 format!(
                     "is {} bytes long; a page text is the marker the probe looks for in every answer, at most {MAX_PAGE_TEXT} bytes",
-                    n.page.len()
+                    page.len()
                 ),
-                format!("use a short text, e.g. `{}`", n.name),
+                format!("use a short text, e.g. `{name}`"),
             );
             continue;
         }
-        match pages.get(n.page.as_str()) {
-            Some(&first) => c.push(
+        match pages.get(page) {
+            Some((first, first_name)) => c.push(
                 field,
                 format!(
-                    "{:?} is also the page of nodes[{first}] (`{}`); a client tells the nodes apart by their pages",
-                    n.page, spec.nodes[first].name
+                    "{page:?} is also the page of {first} (`{first_name}`); a client tells the {apart} apart by their pages"
                 ),
-                format!("give `{}` a page text of its own", n.name),
+                format!("give `{name}` a page text of its own"),
             ),
             None => {
-                pages.insert(&n.page, i);
+                pages.insert(page, (at, name));
             }
         }
     }
@@ -990,10 +1229,12 @@ fn check_budgets(c: &mut Checker, spec: &LabSpec) {
             worst_answer,
             // 0 is a real budget here: no moment with two VIP owners.
             max_dual_owner,
+            pool_remove_within,
             observe,
         } = b;
         for (name, d) in [
             ("switch_within", switch_within),
+            ("pool_remove_within", pool_remove_within),
             ("recover_within", recover_within),
             ("worst_answer", worst_answer),
             ("observe", observe),
@@ -1768,5 +2009,312 @@ nodes:
                 "{problem:?}"
             );
         }
+    }
+
+    // ------------------------------------------------ the production shape
+
+    /// A valid load-balancer pair over two web servers: the shape tests
+    /// change one thing in it.
+    const PAIR: &str = "\
+name: t
+network:
+  subnet: 10.9.0.0/16
+vip: 10.9.128.4/24
+nodes:
+  - name: a
+    ip: 10.9.128.2
+    state: MASTER
+    priority: 200
+    runs: [haproxy]
+  - name: b
+    ip: 10.9.128.3
+    state: BACKUP
+    priority: 100
+    runs: [haproxy]
+backends:
+  servers:
+    - { name: w1, ip: 10.9.128.11, page: W1 }
+    - { name: w2, ip: 10.9.128.12, page: W2 }
+proxy:
+  front: false
+  listen: 80
+";
+
+    fn pair(edits: &[(&str, &str)], extra: &str) -> String {
+        let mut text = PAIR.to_string();
+        for (from, to) in edits {
+            assert_eq!(
+                text.matches(from).count(),
+                1,
+                "`{from}` must occur once in PAIR"
+            );
+            text = text.replacen(from, to, 1);
+        }
+        text + extra
+    }
+
+    #[track_caller]
+    fn assert_pair_fails(edits: &[(&str, &str)], extra: &str, field: &str, part: &str) {
+        assert_problem(&problems(&pair(edits, extra)), field, part);
+    }
+
+    #[test]
+    fn a_load_balancer_pair_is_valid_and_its_pages_default_to_the_names() {
+        assert_eq!(problems(PAIR), Vec::new());
+        let lab = Lab::from_yaml(PAIR, Path::new("t.yaml")).unwrap();
+        assert_eq!(lab.spec().nodes[0].page, "a");
+        assert_eq!(lab.shape(), crate::lab::Shape::LbPair);
+        assert_eq!(lab.client_target().to_string(), "10.9.128.4:80");
+    }
+
+    #[test]
+    fn runs_must_name_one_service_once() {
+        assert_pair_fails(
+            &[("runs: [haproxy]\n  - name: b", "runs: []\n  - name: b")],
+            "",
+            "nodes[0].runs",
+            "is empty",
+        );
+        assert_pair_fails(
+            &[(
+                "runs: [haproxy]\n  - name: b",
+                "runs: [haproxy, haproxy]\n  - name: b",
+            )],
+            "",
+            "nodes[0].runs",
+            "names a service twice",
+        );
+        assert_pair_fails(
+            &[(
+                "runs: [haproxy]\n  - name: b",
+                "runs: [haproxy, nginx]\n  - name: b",
+            )],
+            "",
+            "nodes[0].runs",
+            "nginx and HAProxy on one node",
+        );
+    }
+
+    #[test]
+    fn every_node_of_a_pair_runs_haproxy() {
+        assert_pair_fails(
+            &[(
+                "runs: [haproxy]\n  - name: b",
+                "runs: [nginx]\n    page: A\n  - name: b",
+            )],
+            "",
+            "nodes[0].runs",
+            "while other nodes run HAProxy",
+        );
+    }
+
+    #[test]
+    fn a_pair_needs_web_servers_and_no_front_proxy() {
+        let no_servers = PAIR.replace(
+            "  servers:\n    - { name: w1, ip: 10.9.128.11, page: W1 }\n    - { name: w2, ip: 10.9.128.12, page: W2 }\n",
+            "  port: 80\n",
+        );
+        assert_problem(
+            &problems(&no_servers),
+            "backends.servers",
+            "is empty, yet nodes run HAProxy",
+        );
+        assert_pair_fails(
+            &[("front: false", "front: true")],
+            "",
+            "proxy.front",
+            "single point of failure",
+        );
+    }
+
+    #[test]
+    fn the_seed_shape_refuses_backends_and_a_missing_front_proxy() {
+        assert_fails(
+            &[],
+            "backends:\n  servers: [{ name: w1, ip: 10.9.128.11, page: W1 }]\n",
+            "backends",
+            "no node runs HAProxy",
+        );
+        assert_fails(
+            &[],
+            "proxy:\n  front: false\n",
+            "proxy.front",
+            "no node runs HAProxy",
+        );
+    }
+
+    #[test]
+    fn names_are_unique_across_nodes_web_servers_and_the_proxy() {
+        assert_pair_fails(
+            &[("name: w2,", "name: w1,")],
+            "",
+            "backends.servers[1].name",
+            "also the name of backends.servers[0]",
+        );
+        assert_pair_fails(
+            &[("name: w2,", "name: a,")],
+            "",
+            "backends.servers[1].name",
+            "also the name of nodes[0]",
+        );
+        assert_pair_fails(
+            &[("name: w2,", "name: 'w 2',")],
+            "",
+            "backends.servers[1].name",
+            "contains ` `",
+        );
+        // The proxy's name is free when there is no front proxy.
+        assert_eq!(
+            problems(&pair(&[("name: w2,", "name: proxy,")], "")),
+            Vec::new()
+        );
+        assert_fails(
+            &[("name: b\n", "name: proxy\n")],
+            "",
+            "nodes[1].name",
+            "also the proxy's name",
+        );
+    }
+
+    #[test]
+    fn web_server_addresses_are_in_the_subnet_unique_and_not_the_vip() {
+        assert_pair_fails(
+            &[("ip: 10.9.128.12", "ip: 10.10.128.12")],
+            "",
+            "backends.servers[1].ip",
+            "outside network.subnet",
+        );
+        assert_pair_fails(
+            &[("ip: 10.9.128.12", "ip: 10.9.128.11")],
+            "",
+            "backends.servers[1].ip",
+            "already used by web server `w1`",
+        );
+        assert_pair_fails(
+            &[("ip: 10.9.128.12", "ip: 10.9.128.2")],
+            "",
+            "backends.servers[1].ip",
+            "already used by node `a`",
+        );
+        assert_pair_fails(
+            &[("ip: 10.9.128.12", "ip: 10.9.128.4")],
+            "",
+            "vip",
+            "also the address of web server `w2`",
+        );
+    }
+
+    #[test]
+    fn web_pages_are_non_empty_and_unique() {
+        assert_pair_fails(
+            &[("page: W2", "page: ''")],
+            "",
+            "backends.servers[1].page",
+            "is empty",
+        );
+        assert_pair_fails(
+            &[("page: W2", "page: W1")],
+            "",
+            "backends.servers[1].page",
+            "also the page of backends.servers[0]",
+        );
+        assert_pair_fails(
+            &[("page: W2", "page: \"a\\tb\"")],
+            "",
+            "backends.servers[1].page",
+            "control character",
+        );
+    }
+
+    #[test]
+    fn a_load_balancer_page_is_one_header_token() {
+        assert_pair_fails(
+            &[(
+                "runs: [haproxy]\n  - name: b",
+                "runs: [haproxy]\n    page: 主机\n  - name: b",
+            )],
+            "",
+            "nodes[0].page",
+            "value of its `X-Halab-LB` response header",
+        );
+    }
+
+    #[test]
+    fn nginx_nodes_still_need_a_page() {
+        assert_fails(&[("    page: A\n", "")], "", "nodes[0].page", "is empty");
+    }
+
+    #[test]
+    fn backend_checks_are_bounded() {
+        let check = |c: &str| format!("backends:\n  check: {c}\n");
+        let text = PAIR.replace(
+            "backends:\n",
+            &check("{ inter: 5ms, rise: 0, fall: 0, path: 'no slash', expect_status: 42 }"),
+        );
+        let p = problems(&text);
+        assert_problem(&p, "backends.check.inter", "shorter than 10ms");
+        assert_problem(&p, "backends.check.rise", "is 0");
+        assert_problem(&p, "backends.check.fall", "is 0");
+        assert_problem(&p, "backends.check.path", "not an absolute URL path");
+        assert_problem(&p, "backends.check.expect_status", "not an HTTP status");
+        let ok = PAIR.replace(
+            "backends:\n",
+            &check("{ kind: tcp, inter: 10ms, rise: 1, fall: 1 }"),
+        );
+        assert_eq!(problems(&ok), Vec::new());
+        assert_pair_fails(
+            &[("backends:\n", "backends:\n  port: 0\n")],
+            "",
+            "backends.port",
+            "is 0",
+        );
+    }
+
+    #[test]
+    fn icmp_needs_an_address_in_the_subnet_and_only_icmp_takes_one() {
+        assert_pair_fails(
+            &[],
+            "health_check: { kind: icmp }\n",
+            "health_check.address",
+            "is missing",
+        );
+        assert_pair_fails(
+            &[],
+            "health_check: { kind: icmp, address: 10.10.0.1 }\n",
+            "health_check.address",
+            "outside network.subnet",
+        );
+        assert_pair_fails(
+            &[],
+            "health_check: { kind: tcp, address: 10.9.0.1 }\n",
+            "health_check.address",
+            "only the `icmp` check uses it",
+        );
+        assert_eq!(
+            problems(&pair(
+                &[],
+                "health_check: { kind: icmp, address: 10.9.128.11 }\n"
+            )),
+            Vec::new()
+        );
+        assert_eq!(
+            problems(&pair(&[], "health_check: { kind: tcp }\n")),
+            Vec::new()
+        );
+    }
+
+    #[test]
+    fn a_subnet_override_moves_web_servers_and_the_ping_target_too() {
+        let text = pair(&[], "health_check: { kind: icmp, address: 10.9.128.11 }\n");
+        let o = crate::lab::Overrides {
+            subnet: Some("10.231.0.0/16".parse().unwrap()),
+            ..Default::default()
+        };
+        let lab = Lab::from_yaml_with(&text, Path::new("t.yaml"), &o).unwrap();
+        assert_eq!(lab.backends()[1].ip.to_string(), "10.231.128.12");
+        assert_eq!(
+            lab.spec().health_check.address.unwrap().to_string(),
+            "10.231.128.11"
+        );
     }
 }

@@ -18,9 +18,7 @@ pub async fn logs(
     tail: Option<usize>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), LifecycleError> {
-    let spec = lab.spec();
-    let mut members: Vec<&str> = spec.nodes.iter().map(|n| n.name.as_str()).collect();
-    members.push(spec.proxy.name.as_str());
+    let mut members = lab.members();
     if let Some(m) = member {
         if !members.contains(&m) {
             let hint = crate::suggest::did_you_mean(m, members.iter().copied())

@@ -88,51 +88,48 @@ fn subnet(lab: &Lab) -> Ipv4Net {
     lab.spec().network.subnet
 }
 
-/// The containers `up` makes: every node, then the proxy, each labelled
-/// with its own [`container_hash`].
+/// The containers `up` makes: every node, every web server, then the
+/// front proxy when the lab has one, each labelled with its role, its
+/// member name and its own [`container_hash`].
 pub fn container_specs(lab: &Lab, image: &str) -> Vec<ContainerSpec> {
     let spec = lab.spec();
     let network = lab.network_name();
-    let mut out: Vec<ContainerSpec> = spec
-        .nodes
-        .iter()
-        .map(|n| ContainerSpec {
-            name: lab.container_name(&n.name),
-            image: image.to_string(),
-            env: BTreeMap::from([
-                ("HALAB_ROLE".to_string(), "node".to_string()),
-                ("HALAB_NODE".to_string(), n.name.clone()),
-            ]),
-            labels: Labels::new(),
-            network: network.clone(),
-            ip: Some(n.ip),
-            // keepalived adds and removes the VIP.
-            cap_add: vec!["NET_ADMIN".to_string()],
-            publish: None,
-        })
-        .collect();
-    out.push(ContainerSpec {
-        name: lab.container_name(&spec.proxy.name),
+    let member = |role: &str, name: &str, ip: Ipv4Addr| ContainerSpec {
+        name: lab.container_name(name),
         image: image.to_string(),
         env: BTreeMap::from([
-            ("HALAB_ROLE".to_string(), "proxy".to_string()),
-            ("HALAB_NODE".to_string(), spec.proxy.name.clone()),
+            ("HALAB_ROLE".to_string(), role.to_string()),
+            ("HALAB_NODE".to_string(), name.to_string()),
         ]),
         labels: Labels::new(),
-        network,
-        ip: Some(lab.proxy_ip()),
+        network: network.clone(),
+        ip: Some(ip),
         cap_add: vec![],
-        publish: Some(PublishedPort {
+        publish: None,
+    };
+    let mut members: Vec<(&str, &str)> = Vec::new();
+    let mut out: Vec<ContainerSpec> = Vec::new();
+    for n in &spec.nodes {
+        let mut s = member("node", &n.name, n.ip);
+        // keepalived adds and removes the VIP.
+        s.cap_add = vec!["NET_ADMIN".to_string()];
+        out.push(s);
+        members.push(("node", &n.name));
+    }
+    for w in lab.backends() {
+        out.push(member("web", &w.name, w.ip));
+        members.push(("web", &w.name));
+    }
+    if lab.has_front_proxy() {
+        let mut s = member("proxy", &spec.proxy.name, lab.proxy_ip());
+        s.publish = Some(PublishedPort {
             host_ip: Ipv4Addr::LOCALHOST,
             host_port: spec.proxy.port,
             container_port: spec.proxy.listen,
-        }),
-    });
-    let members = spec
-        .nodes
-        .iter()
-        .map(|n| ("node", n.name.as_str()))
-        .chain([("proxy", spec.proxy.name.as_str())]);
+        });
+        out.push(s);
+        members.push(("proxy", &spec.proxy.name));
+    }
     for (s, (role, member)) in out.iter_mut().zip(members) {
         s.labels = labels(lab, role, Some(member), &container_hash(s));
         if let Some(p) = s.publish {
@@ -168,5 +165,35 @@ mod tests {
         assert_eq!(a[..2], b[..2]);
         assert_ne!(a[2], b[2]);
         assert_eq!(moved[2].labels[LABEL_PORT], "18001");
+    }
+
+    #[test]
+    fn a_pair_s_members_are_its_nodes_and_web_servers_with_no_port_published() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/lb-pair.yaml");
+        let lab = crate::lab::load(&path).unwrap();
+        let specs = container_specs(&lab, "halab-x:1");
+        let got: Vec<(&str, &str, &str)> = specs
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.labels[LABEL_ROLE].as_str(),
+                    s.env["HALAB_ROLE"].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("lb-pair-lb1", "node", "node"),
+                ("lb-pair-lb2", "node", "node"),
+                ("lb-pair-web1", "web", "web"),
+                ("lb-pair-web2", "web", "web"),
+                ("lb-pair-web3", "web", "web"),
+            ]
+        );
+        assert!(specs.iter().all(|s| s.publish.is_none()));
+        assert_eq!(specs[2].ip, Some(Ipv4Addr::new(172, 24, 128, 11)));
+        assert!(specs[2].cap_add.is_empty() && specs[0].cap_add == ["NET_ADMIN"]);
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::LifecycleError;
 use crate::engine::{lab_selector, ContainerState, Engine};
 use crate::lab::Lab;
-use crate::observe::{self, NodeStatus, ProxyAnswer, Steadiness};
+use crate::observe::{self, NodeStatus, PoolServer, ProxyAnswer, Steadiness};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProxyStatus {
@@ -19,6 +19,20 @@ pub struct ProxyStatus {
     pub ip: Option<Ipv4Addr>,
 }
 
+/// A web server of the production shape: its container, and its place in
+/// the pool of the load balancer that holds the VIP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebStatus {
+    pub name: String,
+    pub container: String,
+    pub state: Option<ContainerState>,
+    pub ip: Option<Ipv4Addr>,
+    /// HAProxy sends it requests (`None`: no pool could be read).
+    pub in_pool: Option<bool>,
+    /// HAProxy's word for it (`UP`, `DOWN`, `UP 1/2`, …).
+    pub pool_status: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabStatus {
     pub lab: String,
@@ -26,7 +40,14 @@ pub struct LabStatus {
     pub subnet: Ipv4Net,
     pub vip: Ipv4Net,
     pub nodes: Vec<NodeStatus>,
-    pub proxy: ProxyStatus,
+    /// Web servers (production shape; empty in the seed's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub web: Vec<WebStatus>,
+    /// The load balancer whose HAProxy said what `web[].in_pool` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_of: Option<String>,
+    /// The front proxy (`None` in the production shape: clients use the VIP).
+    pub proxy: Option<ProxyStatus>,
     pub url: String,
     pub answer: ProxyAnswer,
     /// Every condition of a steady lab, checked (see `observe::steady`).
@@ -45,21 +66,61 @@ pub async fn status(engine: &dyn Engine, lab: &Lab) -> Result<LabStatus, Lifecyc
         observe::steadiness(engine, lab)
     );
     let p = &lab.spec().proxy;
-    let container = lab.container_name(&p.name);
-    let pc = containers.iter().find(|c| c.name == container);
+    let found = |container: &str| containers.iter().find(|c| c.name == container);
+    let proxy = lab.has_front_proxy().then(|| {
+        let container = lab.container_name(&p.name);
+        let pc = found(&container);
+        ProxyStatus {
+            name: p.name.clone(),
+            state: pc.map(|c| c.state),
+            ip: pc.and_then(|c| c.ip),
+            container,
+        }
+    });
+    // The pool that matters is the VIP holder's: it carries the answers.
+    let pool_of = match nodes
+        .iter()
+        .filter(|n| n.holds_vip == Some(true))
+        .collect::<Vec<_>>()[..]
+    {
+        [one] if !lab.backends().is_empty() => Some(one.name.clone()),
+        _ => None,
+    };
+    let pool = match &pool_of {
+        Some(lb) => observe::read_pool(engine, lab, lb).await,
+        None => None,
+    };
+    let web = lab
+        .backends()
+        .iter()
+        .map(|w| {
+            let container = lab.container_name(&w.name);
+            let wc = found(&container);
+            let in_pool: Option<&PoolServer> = pool
+                .as_ref()
+                .and_then(|p| p.iter().find(|s| s.name == w.name));
+            WebStatus {
+                name: w.name.clone(),
+                state: wc.map(|c| c.state),
+                ip: wc.and_then(|c| c.ip),
+                in_pool: pool
+                    .as_ref()
+                    .map(|_| in_pool.is_some_and(PoolServer::in_pool)),
+                pool_status: in_pool.map(|s| s.status.clone()),
+                container,
+            }
+        })
+        .collect();
     Ok(LabStatus {
         lab: lab.name().to_string(),
         network: lab.network_name(),
         subnet: lab.spec().network.subnet,
         vip: lab.spec().vip,
         nodes,
-        proxy: ProxyStatus {
-            name: p.name.clone(),
-            container,
-            state: pc.map(|c| c.state),
-            ip: pc.and_then(|c| c.ip),
-        },
-        url: observe::url(p.port),
+        web,
+        pool_of,
+        proxy,
+        url: observe::url(lab),
         answer,
         steadiness,
     })
@@ -73,6 +134,9 @@ pub fn status_table(s: &LabStatus) -> String {
     let state = |v: Option<ContainerState>| v.map_or_else(|| "missing".into(), |x| x.to_string());
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
+    // The service column: nginx on the seed's nodes, HAProxy on an LB
+    // pair's (and the pool state of its web servers).
+    let pair = s.proxy.is_none();
     t.set_header(vec![
         "member",
         "container",
@@ -80,7 +144,7 @@ pub fn status_table(s: &LabStatus) -> String {
         "ip",
         "vrrp",
         "VIP",
-        "nginx",
+        if pair { "haproxy / pool" } else { "nginx" },
     ]);
     for n in &s.nodes {
         t.add_row(vec![
@@ -90,18 +154,36 @@ pub fn status_table(s: &LabStatus) -> String {
             opt(n.ip.map(|x| x.to_string())),
             opt(n.vrrp.map(|x| x.to_string())),
             yes_no(n.holds_vip),
-            yes_no(n.nginx_alive),
+            yes_no(if pair { n.haproxy_alive } else { n.nginx_alive }),
         ]);
     }
-    t.add_row(vec![
-        s.proxy.name.clone(),
-        s.proxy.container.clone(),
-        state(s.proxy.state),
-        opt(s.proxy.ip.map(|x| x.to_string())),
-        "-".into(),
-        "-".into(),
-        "-".into(),
-    ]);
+    for w in &s.web {
+        let pool = match (&w.pool_status, &s.pool_of) {
+            (Some(st), Some(lb)) => format!("{st} in {lb}'s pool"),
+            (None, Some(lb)) => format!("not in {lb}'s pool"),
+            _ => "-".into(),
+        };
+        t.add_row(vec![
+            w.name.clone(),
+            w.container.clone(),
+            state(w.state),
+            opt(w.ip.map(|x| x.to_string())),
+            "-".into(),
+            "-".into(),
+            pool,
+        ]);
+    }
+    if let Some(p) = &s.proxy {
+        t.add_row(vec![
+            p.name.clone(),
+            p.container.clone(),
+            state(p.state),
+            opt(p.ip.map(|x| x.to_string())),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]);
+    }
     let mut out = format!(
         "lab {} on {} ({}), VIP {}\n{t}\n{} → {}\n",
         s.lab, s.network, s.subnet, s.vip, s.url, s.answer

@@ -13,7 +13,7 @@ use super::spec::{container_specs, lab_hash, network_labels};
 use super::{ready, LifecycleError};
 use crate::engine::{lab_selector, ContainerSpec, Engine, EngineError, Labels};
 use crate::image::{self, LabImage};
-use crate::lab::Lab;
+use crate::lab::{Lab, Shape};
 use crate::observe::{self, ProxyAnswer};
 use crate::render::Rendered;
 use crate::ui::{Progress, Step};
@@ -97,7 +97,8 @@ pub async fn up(
     let nets = engine.list_networks(&Labels::new()).await?;
     let had_net = network_conflicts(lab, &nets)?;
     let present = engine.list_containers(&lab_selector(lab.name())).await?;
-    if !port_held_by_lab(&present, lab.spec().proxy.port) {
+    // Only a front proxy publishes a port (clients of an LB pair use the VIP).
+    if lab.has_front_proxy() && !port_held_by_lab(&present, lab.spec().proxy.port) {
         port_free(lab, Duration::ZERO).await?;
     }
 
@@ -161,11 +162,11 @@ pub async fn up(
         kept: plan.keep.clone(),
         elapsed: Duration::ZERO,
         steady_after: None,
-        url: observe::url(lab.spec().proxy.port),
+        url: observe::url(lab),
         answer: ProxyAnswer::default(),
     };
     if report.already_up {
-        report.answer = observe::fetch(lab.spec().proxy.port, lab, Duration::from_secs(2)).await;
+        report.answer = observe::fetch(lab, Duration::from_secs(2)).await;
         report.elapsed = started.elapsed();
         return Ok(report);
     }
@@ -182,12 +183,20 @@ pub async fn up(
         report.elapsed = started.elapsed();
         return Ok(report);
     }
-    let step = progress.step(format!(
-        "steady state: {} holds {}, {} serves its page",
-        lab.master().name,
-        lab.vip_addr(),
-        report.url
-    ));
+    let step = progress.step(match lab.shape() {
+        Shape::ProxyInFront => format!(
+            "steady state: {} holds {}, {} serves its page",
+            lab.master().name,
+            lab.vip_addr(),
+            report.url
+        ),
+        Shape::LbPair => format!(
+            "steady state: {} holds {} and answers {}, every web server in its pool",
+            lab.master().name,
+            lab.vip_addr(),
+            report.url
+        ),
+    });
     match ready::wait_steady(engine, lab, opts.timeout).await {
         Ok(answer) => {
             report.steady_after = Some(containers_started.elapsed());

@@ -1,7 +1,7 @@
 //! Reading a lab from outside, the one place where what a node prints is
 //! turned into typed values: who holds the VIP ([`addr`]: `ip -o addr`,
 //! `ip -o monitor address`), what keepalived says ([`keepalived`]: its log
-//! lines), what the port answers ([`port`]), and, built on those, each
+//! lines), what HAProxy says of its servers ([`haproxy`]), what the port answers ([`port`]), and, built on those, each
 //! node's status and the diagnosis of a lab that is not steady.
 //!
 //! `lifecycle` (up's readiness, status) and `chaos::watch` (the run's
@@ -9,7 +9,9 @@
 
 mod addr;
 mod dump;
+mod haproxy;
 mod keepalived;
+mod pool;
 mod port;
 mod steady;
 
@@ -26,13 +28,18 @@ use crate::timeline::VrrpState;
 
 pub use addr::{lists_vip, vip_change, vip_change_at, AddrLine};
 pub use dump::{InstanceData, InstanceStats};
+pub use haproxy::{pool_change, pool_change_at, PoolLine};
 pub use keepalived::{
     engine_stamp, last_state, meaning, telling, vrrp_state, vrrp_state_at, LogLine, Said,
 };
+pub use pool::{parse_stats, read_pool, PoolServer};
 pub use port::{fetch, url, ProxyAnswer};
 #[cfg(test)]
 pub(crate) use steady::look_output;
-pub use steady::{assess, look_node, steadiness, Condition, Health, NodeLook, Steadiness};
+pub use steady::{
+    assess, assess_with_pool, holder, look_node, steadiness, Condition, Health, NodeLook, PoolLook,
+    Steadiness,
+};
 
 /// How much of a node's log is read for its keepalived state.
 const LOG_TAIL: usize = 500;
@@ -74,11 +81,12 @@ pub async fn log_lines(engine: &dyn Engine, container: &str, tail: usize) -> Vec
 }
 
 /// One look at whether `lab` is steady: the port answers with the
-/// master's page and the master holds the VIP. The answer when it is.
+/// master's page (through the master, in the production shape) and the
+/// master holds the VIP. The answer when it is.
 pub async fn steady(engine: &dyn Engine, lab: &Lab) -> Option<ProxyAnswer> {
     let master = lab.master();
     // The port first: it costs a local request, the VIP an exec.
-    let answer = fetch(lab.spec().proxy.port, lab, ANSWER_TIMEOUT).await;
+    let answer = fetch(lab, ANSWER_TIMEOUT).await;
     if !answer.is_page_of(&master.name) {
         return None;
     }
@@ -98,7 +106,11 @@ pub struct NodeStatus {
     pub vrrp: Option<VrrpState>,
     /// `None` when it cannot be asked (not running).
     pub holds_vip: Option<bool>,
+    /// On a node running nginx (the seed's shape).
     pub nginx_alive: Option<bool>,
+    /// On a node running HAProxy (the production shape).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub haproxy_alive: Option<bool>,
     /// keepalived's telling lines (see [`Said`]), the last few.
     #[serde(skip)]
     pub said: Vec<String>,
@@ -116,14 +128,21 @@ pub async fn read_node(
 ) -> NodeStatus {
     let container = lab.container_name(name);
     let state = found.map(|c| c.state);
-    let (mut holds_vip, mut nginx_alive) = (None, None);
+    let (mut holds_vip, mut nginx_alive, mut haproxy_alive) = (None, None, None);
     if state == Some(ContainerState::Running) {
         holds_vip = self::holds_vip(engine, lab, &container).await.ok();
-        nginx_alive = engine
-            .exec(&container, &["pgrep", "-x", "nginx"])
-            .await
-            .ok()
-            .map(|o| o.success());
+        let c = container.as_str();
+        let alive = |process: &'static str| async move {
+            engine
+                .exec(c, &["pgrep", "-x", process])
+                .await
+                .ok()
+                .map(|o| o.success())
+        };
+        match lab.node(name).is_some_and(|n| n.runs_haproxy()) {
+            true => haproxy_alive = alive("haproxy").await,
+            false => nginx_alive = alive("nginx").await,
+        }
     }
     let log = match found {
         Some(_) => log_lines(engine, &container, LOG_TAIL).await,
@@ -138,6 +157,7 @@ pub async fn read_node(
         vrrp: last_state(&log),
         holds_vip,
         nginx_alive,
+        haproxy_alive,
         said: said[skip..].iter().map(|l| l.trim().to_string()).collect(),
         last_line: log.last().map(|l| l.trim().to_string()),
         container,
@@ -159,7 +179,7 @@ pub async fn read_lab(
     // The nodes are asked at the same time: each costs a few execs.
     let (nodes, answer) = tokio::join!(
         futures_util::future::join_all(reads),
-        fetch(lab.spec().proxy.port, lab, ANSWER_TIMEOUT)
+        fetch(lab, ANSWER_TIMEOUT)
     );
     (nodes, answer)
 }
@@ -195,7 +215,7 @@ pub async fn diagnose(engine: &dyn Engine, lab: &Lab) -> Diagnosis {
     Diagnosis {
         vip: lab.vip_addr(),
         nodes,
-        url: url(lab.spec().proxy.port),
+        url: url(lab),
         answer,
     }
 }
@@ -250,6 +270,7 @@ mod tests {
             vrrp: None,
             holds_vip: holds,
             nginx_alive: None,
+            haproxy_alive: None,
             said: said.iter().map(|s| s.to_string()).collect(),
             last_line: last.map(str::to_string),
         }
@@ -268,7 +289,7 @@ mod tests {
                 ),
                 node("nginx_slave", None, &[], Some("nginx started")),
             ],
-            url: url(8000),
+            url: "http://127.0.0.1:8000/".into(),
             answer: ProxyAnswer {
                 status: Some(503),
                 body: Some("no server".into()),

@@ -8,14 +8,18 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::lab::Lab;
-use crate::probe::Pages;
+use crate::probe::Credit;
 
-/// What `http://127.0.0.1:<port>/` answered.
+/// What the lab's client address ([`url`]) answered.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ProxyAnswer {
     pub status: Option<u16>,
-    /// The node whose page came back.
+    /// The node whose page came back; in the production shape the load
+    /// balancer its `X-Halab-LB` header names.
     pub node: Option<String>,
+    /// Production shape: the web server whose page came back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
     /// The body (cut) when it is no node's page.
     pub body: Option<String>,
     pub error: Option<String>,
@@ -34,14 +38,15 @@ impl ProxyAnswer {
         }
     }
 
-    /// An answer with `status` and `body`, credited to the node whose page
-    /// `body` is.
-    fn of(status: u16, body: &str, pages: &Pages) -> ProxyAnswer {
-        let node = pages.node_of(body).map(str::to_string);
+    /// An answer with `status`, `X-Halab-LB` value `lb` and `body`,
+    /// credited as [`Credit::who`] says.
+    fn of(status: u16, lb: Option<&str>, body: &str, credit: &Credit) -> ProxyAnswer {
+        let (node, backend) = credit.who(lb, body);
         ProxyAnswer {
             status: Some(status),
             body: node.is_none().then(|| body.chars().take(200).collect()),
             node,
+            backend,
             error: None,
         }
     }
@@ -51,7 +56,10 @@ impl fmt::Display for ProxyAnswer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.status, &self.node, &self.error) {
             (_, _, Some(e)) => write!(f, "no answer ({e})"),
-            (Some(s), Some(n), _) => write!(f, "{s} with the page of {n}"),
+            (Some(s), Some(n), _) => match &self.backend {
+                Some(b) => write!(f, "{s} with the page of {b} through {n}"),
+                None => write!(f, "{s} with the page of {n}"),
+            },
             (Some(s), None, _) => write!(
                 f,
                 "{s} {}",
@@ -62,13 +70,14 @@ impl fmt::Display for ProxyAnswer {
     }
 }
 
-/// The URL the lab's proxy is published on.
-pub fn url(port: u16) -> String {
-    format!("http://127.0.0.1:{port}/")
+/// Where clients reach the lab: its front proxy published on 127.0.0.1, or
+/// the VIP itself on the lab's bridge (`Lab::client_target`).
+pub fn url(lab: &Lab) -> String {
+    format!("http://{}/", lab.client_target())
 }
 
-/// GET http://127.0.0.1:<port>/ once.
-pub async fn fetch(port: u16, lab: &Lab, timeout: Duration) -> ProxyAnswer {
+/// GET the lab's [`url`] once.
+pub async fn fetch(lab: &Lab, timeout: Duration) -> ProxyAnswer {
     let client = match reqwest::Client::builder()
         .no_proxy()
         .timeout(timeout)
@@ -77,13 +86,17 @@ pub async fn fetch(port: u16, lab: &Lab, timeout: Duration) -> ProxyAnswer {
         Ok(c) => c,
         Err(e) => return ProxyAnswer::failed(e.to_string()),
     };
-    match client.get(url(port)).send().await {
+    match client.get(url(lab)).send().await {
         Err(e) => ProxyAnswer::failed(crate::ui::one_line(&e)),
         Ok(resp) => {
             let status = resp.status().as_u16();
+            let lb = resp
+                .headers()
+                .get(crate::lab::LB_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let body = resp.text().await.unwrap_or_default();
-            let pages = Pages::new(&crate::render::page_markers(lab));
-            ProxyAnswer::of(status, &body, &pages)
+            ProxyAnswer::of(status, lb.as_deref(), &body, &Credit::of_lab(lab))
         }
     }
 }
@@ -92,16 +105,19 @@ pub async fn fetch(port: u16, lab: &Lab, timeout: Duration) -> ProxyAnswer {
 mod tests {
     use super::*;
 
-    fn pages() -> Pages {
-        Pages::new(&[
-            ("nginx_master".into(), "主机".into()),
-            ("nginx_slave".into(), "从机".into()),
-        ])
+    fn pages() -> Credit {
+        Credit::new(
+            &[
+                ("nginx_master".into(), "主机".into()),
+                ("nginx_slave".into(), "从机".into()),
+            ],
+            &[],
+        )
     }
 
     #[test]
     fn an_answer_is_credited_to_the_node_whose_page_it_is() {
-        let a = ProxyAnswer::of(200, "<div>主机</div>", &pages());
+        let a = ProxyAnswer::of(200, None, "<div>主机</div>", &pages());
         assert!(a.is_page_of("nginx_master"));
         assert!(!a.is_page_of("nginx_slave"));
         assert_eq!(a.body, None);
@@ -111,14 +127,31 @@ mod tests {
     #[test]
     fn haproxy_s_503_is_shown_with_its_body_on_one_line() {
         let body = "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n";
-        let a = ProxyAnswer::of(503, body, &pages());
+        let a = ProxyAnswer::of(503, None, body, &pages());
         assert!(!a.is_page_of("nginx_master"));
         assert_eq!(
             a.to_string(),
             "503 <html><body><h1>503 Service Unavailable</h1> No server is available to handle this request. </body></html>"
         );
-        let long = ProxyAnswer::of(200, &"x".repeat(500), &pages());
+        let long = ProxyAnswer::of(200, None, &"x".repeat(500), &pages());
         assert_eq!(long.body.unwrap().len(), 200);
+    }
+
+    #[test]
+    fn a_pair_s_answer_names_the_lb_and_the_web_server() {
+        let c = Credit::new(
+            &[("web1".into(), "web-one".into())],
+            &[("lb1".into(), "lb1".into())],
+        );
+        let a = ProxyAnswer::of(200, Some("lb1"), "<div>web-one</div>", &c);
+        assert!(a.is_page_of("lb1"));
+        assert_eq!(a.backend.as_deref(), Some("web1"));
+        assert_eq!(a.to_string(), "200 with the page of web1 through lb1");
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!(
+            (json["node"].as_str(), json["backend"].as_str()),
+            (Some("lb1"), Some("web1"))
+        );
     }
 
     #[test]
@@ -135,11 +168,15 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let lab = crate::lab::load(
+        let lab = crate::lab::load_with(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/nginx-keepalived.yaml"),
+            &crate::lab::Overrides {
+                port: Some(port),
+                ..Default::default()
+            },
         )
         .unwrap();
-        let a = fetch(port, &lab, Duration::from_secs(1)).await;
+        let a = fetch(&lab, Duration::from_secs(1)).await;
         assert_eq!(a.status, None);
         let e = a.error.unwrap();
         assert!(e.contains("onnection refused"), "{e}");

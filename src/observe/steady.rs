@@ -7,7 +7,10 @@
 //! should (the configured master, or any one node with `preempt: false`);
 //! that node is MASTER and every other BACKUP *hearing it* (keepalived's own
 //! data dump names the master whose adverts it accepted); no node counts
-//! refused VRRP packets; and the port answers the holder's page.
+//! refused VRRP packets; and the port answers the holder's page. In the
+//! production shape (a load-balancer pair) the answers must come through
+//! the holder (its `X-Halab-LB` header), and every web server must be UP in
+//! the holder's HAProxy (`pool`).
 
 use std::fmt;
 #[cfg(test)]
@@ -16,9 +19,9 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use super::dump::{self, InstanceData, InstanceStats};
-use super::{addr_show, lists_vip, log_lines, meaning, telling, ProxyAnswer};
+use super::{addr_show, lists_vip, log_lines, meaning, telling, PoolServer, ProxyAnswer};
 use crate::engine::{ContainerState, Engine};
-use crate::lab::Lab;
+use crate::lab::{Lab, Shape};
 use crate::timeline::VrrpState;
 
 /// Separates the parts of [`LOOK`]'s output.
@@ -58,7 +61,8 @@ pub struct NodeLook {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Condition {
     /// `one-owner`, `right-owner`, `state`, `hears-master`,
-    /// `no-vrrp-errors`, `port`.
+    /// `no-vrrp-errors`, `port`, `pool` (production shape: one per web
+    /// server).
     pub name: &'static str,
     /// The node it is about, when it is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,8 +123,27 @@ impl fmt::Display for Steadiness {
     }
 }
 
+/// The VIP holder's pool, as its HAProxy said (production shape).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolLook {
+    /// The load balancer asked.
+    pub lb: String,
+    /// `None`: its stats did not answer.
+    pub servers: Option<Vec<PoolServer>>,
+}
+
 /// Judge `nodes` and the port's `answer` against every condition.
 pub fn assess(lab: &Lab, nodes: &[NodeLook], answer: &ProxyAnswer) -> Steadiness {
+    assess_with_pool(lab, nodes, answer, None)
+}
+
+/// [`assess`], with the VIP holder's `pool` in the production shape.
+pub fn assess_with_pool(
+    lab: &Lab,
+    nodes: &[NodeLook],
+    answer: &ProxyAnswer,
+    pool: Option<&PoolLook>,
+) -> Steadiness {
     let mut out = Vec::new();
     let vip = lab.vip_addr();
     let holders: Vec<&NodeLook> = nodes.iter().filter(|n| n.holds_vip == Some(true)).collect();
@@ -243,16 +266,24 @@ pub fn assess(lab: &Lab, nodes: &[NodeLook], answer: &ProxyAnswer) -> Steadiness
         _ => None,
     };
     let ok = serving.is_some_and(|s| answer.is_page_of(s));
+    let pair = lab.shape() == Shape::LbPair;
     out.push(Condition {
         name: "port",
         node: None,
         ok,
         detail: match serving {
+            Some(s) if ok && pair => format!("the VIP answers through {s}"),
             Some(s) if ok => format!("the port answers {s}'s page"),
+            Some(s) if pair => format!("the VIP does not answer through {s}: {answer}"),
             Some(s) => format!("the port does not answer {s}'s page: {answer}"),
             None => format!("the port answered {answer}, but no single node holds the VIP"),
         },
     });
+    if pair {
+        if let Some(p) = pool {
+            out.extend(pool_conditions(lab, p));
+        }
+    }
 
     let health = if holders.len() > 1 {
         Health::SplitBrain
@@ -265,6 +296,42 @@ pub fn assess(lab: &Lab, nodes: &[NodeLook], answer: &ProxyAnswer) -> Steadiness
         health,
         conditions: out,
     }
+}
+
+/// One `pool` condition per web server: UP in the holder's HAProxy.
+fn pool_conditions(lab: &Lab, pool: &PoolLook) -> Vec<Condition> {
+    let lb = &pool.lb;
+    lab.backends()
+        .iter()
+        .map(|w| {
+            let found = pool
+                .servers
+                .as_ref()
+                .map(|s| s.iter().find(|p| p.name == w.name));
+            let (ok, detail) = match found {
+                None => (
+                    false,
+                    format!("{lb}'s HAProxy stats do not answer (is HAProxy running?)"),
+                ),
+                Some(None) => (false, format!("is not in {lb}'s HAProxy backend")),
+                Some(Some(p)) if p.is_up() => (true, format!("UP in {lb}'s pool")),
+                Some(Some(p)) => (
+                    false,
+                    format!(
+                        "{} in {lb}'s pool (last check {})",
+                        p.status,
+                        p.check.as_deref().unwrap_or("none")
+                    ),
+                ),
+            };
+            Condition {
+                name: "pool",
+                node: Some(w.name.clone()),
+                ok,
+                detail,
+            }
+        })
+        .collect()
 }
 
 /// Why `n` does not hear `master`, in keepalived's own words where it said
@@ -338,7 +405,8 @@ pub async fn look_node(engine: &dyn Engine, lab: &Lab, name: &str) -> NodeLook {
     look
 }
 
-/// Look at every node and the port at once, and judge.
+/// Look at every node and the port at once (then, in the production
+/// shape, at the VIP holder's pool), and judge.
 pub async fn steadiness(engine: &dyn Engine, lab: &Lab) -> (Steadiness, Vec<NodeLook>) {
     let looks = lab
         .spec()
@@ -347,9 +415,25 @@ pub async fn steadiness(engine: &dyn Engine, lab: &Lab) -> (Steadiness, Vec<Node
         .map(|n| look_node(engine, lab, &n.name));
     let (nodes, answer) = tokio::join!(
         futures_util::future::join_all(looks),
-        super::fetch(lab.spec().proxy.port, lab, super::ANSWER_TIMEOUT)
+        super::fetch(lab, super::ANSWER_TIMEOUT)
     );
-    (assess(lab, &nodes, &answer), nodes)
+    let pool = match holder(&nodes) {
+        Some(lb) if lab.shape() == Shape::LbPair => Some(PoolLook {
+            lb: lb.to_string(),
+            servers: super::read_pool(engine, lab, lb).await,
+        }),
+        _ => None,
+    };
+    (assess_with_pool(lab, &nodes, &answer, pool.as_ref()), nodes)
+}
+
+/// The one node that holds the VIP, if exactly one does.
+pub fn holder(nodes: &[NodeLook]) -> Option<&str> {
+    let mut holders = nodes.iter().filter(|n| n.holds_vip == Some(true));
+    match (holders.next(), holders.next()) {
+        (Some(one), None) => Some(&one.name),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -527,5 +611,91 @@ mod tests {
         assert_eq!(details[0], "no node holds the VIP 172.20.128.4");
         assert_eq!(details[1], "its container is not running");
         assert_eq!(details[2], "keepalived does not answer (not running?)");
+    }
+
+    fn pair() -> Lab {
+        crate::lab::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/lb-pair.yaml"),
+        )
+        .unwrap()
+    }
+
+    fn pair_nodes() -> Vec<NodeLook> {
+        let lb1 = Ipv4Addr::new(172, 24, 128, 2);
+        vec![
+            node("lb1", true, data(VrrpState::Master, None), stats(0, 0)),
+            node(
+                "lb2",
+                false,
+                data(VrrpState::Backup, Some(lb1)),
+                stats(9, 0),
+            ),
+        ]
+    }
+
+    fn through(lb: &str) -> ProxyAnswer {
+        ProxyAnswer {
+            status: Some(200),
+            node: Some(lb.into()),
+            backend: Some("web2".into()),
+            ..ProxyAnswer::default()
+        }
+    }
+
+    fn pool(lb: &str, states: &[(&str, &str)]) -> PoolLook {
+        PoolLook {
+            lb: lb.into(),
+            servers: Some(
+                states
+                    .iter()
+                    .map(|(n, s)| PoolServer {
+                        name: n.to_string(),
+                        status: s.to_string(),
+                        check: Some("L7STS".into()),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn a_pair_is_steady_when_the_holder_carries_the_answers_and_every_web_server_is_up() {
+        let up = pool("lb1", &[("web1", "UP"), ("web2", "UP"), ("web3", "UP")]);
+        let s = assess_with_pool(&pair(), &pair_nodes(), &through("lb1"), Some(&up));
+        assert_eq!(s.health, Health::Steady, "{s}");
+        let pools: Vec<_> = s.conditions.iter().filter(|c| c.name == "pool").collect();
+        assert_eq!(pools.len(), 3);
+        assert_eq!(pools[0].detail, "UP in lb1's pool");
+        let port = s.conditions.iter().find(|c| c.name == "port").unwrap();
+        assert_eq!(port.detail, "the VIP answers through lb1");
+    }
+
+    #[test]
+    fn a_pair_answering_through_the_backup_or_with_a_server_down_is_degraded() {
+        let up = pool("lb1", &[("web1", "UP"), ("web2", "UP"), ("web3", "UP")]);
+        let s = assess_with_pool(&pair(), &pair_nodes(), &through("lb2"), Some(&up));
+        assert_eq!(s.failed().map(|c| c.name).collect::<Vec<_>>(), ["port"]);
+        let down = pool("lb1", &[("web1", "UP"), ("web2", "DOWN")]);
+        let s = assess_with_pool(&pair(), &pair_nodes(), &through("lb1"), Some(&down));
+        insta::assert_snapshot!(s.to_string(), @"
+        DEGRADED
+          - web2: DOWN in lb1's pool (last check L7STS)
+          - web3: is not in lb1's HAProxy backend
+        ");
+        let silent = PoolLook {
+            lb: "lb1".into(),
+            servers: None,
+        };
+        let s = assess_with_pool(&pair(), &pair_nodes(), &through("lb1"), Some(&silent));
+        assert_eq!(s.failed().count(), 3);
+        assert!(s.to_string().contains("lb1's HAProxy stats do not answer"));
+    }
+
+    #[test]
+    fn the_holder_is_the_one_node_with_the_vip() {
+        let mut nodes = pair_nodes();
+        assert_eq!(holder(&nodes), Some("lb1"));
+        nodes[1].holds_vip = Some(true);
+        assert_eq!(holder(&nodes), None);
     }
 }

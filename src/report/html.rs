@@ -207,6 +207,32 @@ struct Lane {
     ticks: Vec<Tick>,
 }
 
+impl Lane {
+    /// The lane whose top is at `y`.
+    fn at(name: String, y: f64, class: &'static str, bars: Vec<Bar>, ticks: Vec<Tick>) -> Lane {
+        Lane {
+            name,
+            y: n(y),
+            h: n(LANE_H),
+            label_y: n(y + LANE_H - 4.0),
+            tick_y1: n(y - 3.0),
+            tick_y2: n(y + LANE_H + 3.0),
+            class,
+            bars,
+            ticks,
+        }
+    }
+
+    /// A bar from `from` to `to` on `sc`.
+    fn bar(sc: &Scale, from: Micros, to: Micros, title: String) -> Bar {
+        Bar {
+            x: n(sc.x(from)),
+            w: n((sc.x(to) - sc.x(from)).max(1.0)),
+            title,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Bar {
     x: String,
@@ -343,7 +369,7 @@ fn svg(run: &RunRecord) -> Svg {
         }
     }
     let lanes_top = probe_bottom + 14.0;
-    let lanes: Vec<Lane> = nodes
+    let mut lanes: Vec<Lane> = nodes
         .iter()
         .enumerate()
         .map(|(i, node)| {
@@ -351,16 +377,17 @@ fn svg(run: &RunRecord) -> Svg {
             let mut bars = Vec::new();
             let mut since: Option<Micros> = None;
             let close = |from: Micros, to: Micros, bars: &mut Vec<Bar>| {
-                bars.push(Bar {
-                    x: n(sc.x(from)),
-                    w: n((sc.x(to) - sc.x(from)).max(1.0)),
-                    title: format!(
+                bars.push(Lane::bar(
+                    &sc,
+                    from,
+                    to,
+                    format!(
                         "{node} held the VIP from {} to {} ({})",
                         fmt_offset(offset(from, origin)),
                         fmt_offset(offset(to, origin)),
                         fmt_micros(to.saturating_sub(from))
                     ),
-                })
+                ))
             };
             let mut ticks = Vec::new();
             for e in &tl.events {
@@ -398,20 +425,13 @@ fn svg(run: &RunRecord) -> Svg {
             if let Some(s) = since {
                 close(s, t1, &mut bars);
             }
-            Lane {
-                name: node.clone(),
-                y: n(ly),
-                h: n(LANE_H),
-                label_y: n(ly + LANE_H - 4.0),
-                tick_y1: n(ly - 3.0),
-                tick_y2: n(ly + LANE_H + 3.0),
-                class: if node == master { "master" } else { "backup" },
-                bars,
-                ticks,
-            }
+            let class = if node == master { "master" } else { "backup" };
+            Lane::at(node.clone(), ly, class, bars, ticks)
         })
         .collect();
-    let lanes_bottom = lanes_top + nodes.len() as f64 * (LANE_H + LANE_GAP);
+    let pool_top = lanes_top + lanes.len() as f64 * (LANE_H + LANE_GAP);
+    lanes.extend(pool_lanes(run, &nodes, pool_top, &sc, origin));
+    let lanes_bottom = lanes_top + lanes.len() as f64 * (LANE_H + LANE_GAP);
 
     let dual = m
         .dual_owner
@@ -522,6 +542,84 @@ fn svg(run: &RunRecord) -> Svg {
         dual,
         axis,
     }
+}
+
+/// One lane per load balancer and web server (the production shape),
+/// filled while that LB's HAProxy has the server in its pool: in from the
+/// start (HAProxy logs only changes), out from each DOWN line to the next
+/// UP. None for a run without web servers.
+fn pool_lanes(
+    run: &RunRecord,
+    nodes: &[String],
+    top: f64,
+    sc: &Scale,
+    origin: Micros,
+) -> Vec<Lane> {
+    let m = &run.verdict.metrics;
+    let mut servers: Vec<&str> = m.per_backend.keys().map(String::as_str).collect();
+    servers.extend(m.pool.iter().map(|c| c.server.as_str()));
+    servers.extend(run.spec.plan.backend.as_deref());
+    servers.sort_unstable();
+    servers.dedup();
+    let mut lbs: Vec<&str> = nodes
+        .iter()
+        .map(String::as_str)
+        .filter(|n| m.pool.iter().any(|c| c.lb == *n))
+        .collect();
+    if lbs.is_empty() && !servers.is_empty() {
+        // No change was logged: every LB kept every server.
+        lbs = nodes.iter().map(String::as_str).collect();
+    }
+    let pairs = lbs
+        .iter()
+        .flat_map(|lb| servers.iter().map(move |s| (*lb, *s)));
+    pairs
+        .enumerate()
+        .map(|(i, (lb, server))| {
+            let ly = top + i as f64 * (LANE_H + LANE_GAP);
+            let mut bars = Vec::new();
+            let mut ticks = Vec::new();
+            let mut since = Some(sc.t0);
+            let close = |from: Micros, to: Micros, bars: &mut Vec<Bar>| {
+                bars.push(Lane::bar(
+                    sc,
+                    from,
+                    to,
+                    format!(
+                        "{server} in {lb}'s pool from {} to {}",
+                        fmt_offset(offset(from, origin)),
+                        fmt_offset(offset(to, origin)),
+                    ),
+                ))
+            };
+            for c in m.pool.iter().filter(|c| c.lb == lb && c.server == server) {
+                match (c.up, since) {
+                    (false, Some(s)) => {
+                        close(s, c.at, &mut bars);
+                        since = None;
+                    }
+                    (true, None) => since = Some(c.at),
+                    _ => {}
+                }
+                ticks.push(Tick {
+                    x: n(sc.x(c.at)),
+                    letter_x: n(sc.x(c.at) + 2.0),
+                    class: if c.up { "master" } else { "fault" },
+                    letter: if c.up { "U" } else { "D" },
+                    title: format!(
+                        "{lb}'s HAProxy marked {server} {} at {}: {}",
+                        if c.up { "UP" } else { "DOWN" },
+                        fmt_offset(offset(c.at, origin)),
+                        c.reason
+                    ),
+                });
+            }
+            if let Some(s) = since {
+                close(s, sc.t1, &mut bars);
+            }
+            Lane::at(format!("{lb} › {server}"), ly, "pool", bars, ticks)
+        })
+        .collect()
 }
 
 fn html_run(r: &RunRecord) -> HtmlRun {
@@ -645,6 +743,40 @@ mod tests {
         clean.verdict.warnings.clear();
         let clean = html(&[clean]).unwrap();
         assert!(!clean.contains("status warning\">"), "{clean}");
+    }
+
+    #[test]
+    fn an_lb_pair_run_has_a_pool_lane_per_lb_and_web_server() {
+        let run = crate::report::tests::lb_run();
+        let s = svg(&run);
+        let names: Vec<&str> = s.lanes.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "lb1",
+                "lb2",
+                "lb1 › web1",
+                "lb1 › web2",
+                "lb1 › web3",
+                "lb2 › web1",
+                "lb2 › web2",
+                "lb2 › web3"
+            ]
+        );
+        // web1 in lb1's pool until +230 ms, out until 400 ms after the heal.
+        let web1 = &s.lanes[2];
+        assert_eq!(web1.bars.len(), 2);
+        assert_eq!(web1.ticks.len(), 2);
+        assert!(
+            web1.ticks[0]
+                .title
+                .ends_with("DOWN at +230 ms: Layer4 timeout"),
+            "{}",
+            web1.ticks[0].title
+        );
+        assert_eq!(s.lanes[3].bars.len(), 1, "web2 never left");
+        let page = html(&[run]).unwrap();
+        assert!(page.contains("lb1 › web1"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! of every run that did not pass.
 
 use super::{
-    disruption_cell, dual_cell, explained, explanations, recovery_cell, switch_cell,
+    disruption_cell, dual_cell, explained, explanations, pool_view, recovery_cell, switch_cell,
     warnings_count, worst_cell,
 };
 use crate::store::RunRecord;
@@ -68,6 +68,19 @@ pub fn markdown(runs: &[RunRecord]) -> String {
         };
         out.push_str(&format!("| {verdict} | {} |\n", cells.join(" | ")));
     }
+    for r in runs {
+        let pool = pool_view(r);
+        if !pool.is_empty() {
+            out.push_str(&format!(
+                "\n`{}` on {}, the pool:\n",
+                r.scenario,
+                cell(&r.lab)
+            ));
+            for line in pool {
+                out.push_str(&format!("- {line}\n"));
+            }
+        }
+    }
     for r in explained(runs) {
         let status = match warnings_count(r) {
             None => r.verdict.status.to_string(),
@@ -94,6 +107,17 @@ mod tests {
     #[test]
     fn markdown_of_three_runs() {
         insta::assert_snapshot!(markdown(&runs()));
+    }
+
+    #[test]
+    fn markdown_of_an_lb_pair_run_shows_the_pool() {
+        let out = markdown(&[crate::report::tests::lb_run()]);
+        assert!(
+            out.contains(
+                "\n`kill-web` on lb-pair, the pool:\n- web1 out of lb1's pool: +230 ms / 1.30 s\n"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

@@ -191,8 +191,15 @@ fn with_budget(value: String, budget: Option<std::time::Duration>) -> String {
 pub(crate) fn switch_cell(run: &RunRecord) -> String {
     let m = &run.verdict.metrics;
     if !run.spec.plan.expect_switch {
+        let none = if run.spec.plan.outage.is_some() {
+            "none (outage)"
+        } else if run.spec.plan.backend.is_some() {
+            "none (same LB)"
+        } else {
+            "none (control)"
+        };
         return match m.switch {
-            None => "none (control)".into(),
+            None => none.into(),
             Some(s) => format!("moved {}", fmt_offset(s as i64)),
         };
     }
@@ -201,6 +208,65 @@ pub(crate) fn switch_cell(run: &RunRecord) -> String {
     }
     let value = m.switch.map_or("never".into(), fmt_micros);
     with_budget(value, run.spec.budget.switch_within)
+}
+
+/// The pool's view of a run on web servers, one line each (none for a run
+/// without any): when the faulted server left the VIP holder's pool, every
+/// change each LB's HAProxy logged, answers per web server and failures,
+/// by phase (before the fault / during it / after the heal).
+pub(crate) fn pool_view(run: &RunRecord) -> Vec<String> {
+    let m = &run.verdict.metrics;
+    let backend = run.spec.plan.backend.as_deref();
+    if m.per_backend.is_empty() && m.pool.is_empty() && backend.is_none() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if let Some(server) = backend {
+        let holder = m.pool_holder.as_deref().unwrap_or(&run.spec.master);
+        let when = m
+            .pool_removed
+            .map_or("never".to_string(), |r| fmt_offset(r as i64));
+        out.push(with_budget(
+            format!("{server} out of {holder}'s pool: {when}"),
+            run.spec.budget.pool_remove_within,
+        ));
+    }
+    if !m.pool.is_empty() {
+        let changes: Vec<String> = m
+            .pool
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} {} {} ({})",
+                    c.lb,
+                    c.server,
+                    if c.up { "UP" } else { "DOWN" },
+                    fmt_offset(c.offset),
+                    c.reason
+                )
+            })
+            .collect();
+        out.push(format!("pool changes: {}", changes.join("; ")));
+    }
+    let phases =
+        |c: &crate::verdict::PhaseCounts| format!("{}/{}/{}", c.before, c.fault, c.after_heal);
+    if !m.per_backend.is_empty() {
+        let per: Vec<String> = m
+            .per_backend
+            .iter()
+            .map(|(b, c)| format!("{b} {}", phases(c)))
+            .collect();
+        out.push(format!(
+            "answers by web server (before/fault/after heal): {}",
+            per.join(", ")
+        ));
+    }
+    out.push(format!(
+        "failed by phase (before/fault/after heal): {} of {}",
+        phases(&m.errors_by_phase),
+        phases(&m.requests_by_phase)
+    ));
+    out
 }
 
 /// "350 ms (3 failed, 7 late)" or "none".
@@ -552,6 +618,84 @@ proxy:
         let started = SystemTime::UNIX_EPOCH + Duration::from_secs(started_secs);
         // Judged as a real run is: by the spec built from the lab.
         let spec = RunSpec::new(&lab, scenario, &Choices::default());
+        RunRecord::new(&lab, spec, t.finish(), false, started)
+    }
+
+    /// kill-web on labs/lb-pair.yaml: lb1 carries every request over web1..3
+    /// in turn; web1 dies at 1 s, lb1's HAProxy marks it DOWN at +230 ms
+    /// (lb2's at +250 ms), UP again 400 ms after the heal at 3 s; one
+    /// request fails at the fault.
+    pub(crate) fn lb_run() -> RunRecord {
+        let lab =
+            crate::lab::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/lb-pair.yaml"))
+                .unwrap();
+        let (fault, heal) = (1_000 * MS, 3_000 * MS);
+        let mut t = Timeline::default();
+        for (lb, holds) in [("lb1", true), ("lb2", false)] {
+            t.push(0, EventKind::WatchStart { node: lb.into() });
+            t.push(
+                0,
+                EventKind::Vip {
+                    node: lb.into(),
+                    holds,
+                },
+            );
+        }
+        t.push(
+            fault,
+            EventKind::Fault {
+                action: "docker kill -s SIGKILL lb-pair-web1".into(),
+            },
+        );
+        t.push(
+            heal,
+            EventKind::Heal {
+                action: "docker start lb-pair-web1".into(),
+            },
+        );
+        for (at, lb, up, reason) in [
+            (fault + 230 * MS, "lb1", false, "Layer4 timeout"),
+            (fault + 250 * MS, "lb2", false, "Layer4 timeout"),
+            (heal + 400 * MS, "lb1", true, "Layer7 check passed"),
+            (heal + 410 * MS, "lb2", true, "Layer7 check passed"),
+        ] {
+            t.push(
+                at,
+                EventKind::Pool {
+                    lb: lb.into(),
+                    server: "web1".into(),
+                    up,
+                    reason: reason.into(),
+                },
+            );
+        }
+        let webs = ["web1", "web2", "web3"];
+        let (mut seq, mut sent) = (0u64, 0);
+        while sent < 4_000 * MS {
+            let mut web = webs[seq as usize % 3];
+            if web == "web1" && sent >= fault && sent < heal + 400 * MS {
+                web = "web2";
+            }
+            let failed = sent == fault;
+            t.push(
+                sent + 2 * MS,
+                EventKind::Request(Request {
+                    seq,
+                    sent,
+                    done: sent + 2 * MS,
+                    backend: (!failed).then(|| web.to_string()),
+                    outcome: if failed {
+                        Outcome::Timeout
+                    } else {
+                        Outcome::Page { node: "lb1".into() }
+                    },
+                }),
+            );
+            seq += 1;
+            sent += 20 * MS;
+        }
+        let spec = RunSpec::new(&lab, ScenarioName::KillWeb, &Choices::default());
+        let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_612_400);
         RunRecord::new(&lab, spec, t.finish(), false, started)
     }
 

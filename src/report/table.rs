@@ -4,8 +4,8 @@
 use comfy_table::{presets, Table};
 
 use super::{
-    disruption_cell, dual_cell, explained, explanations, recovery_cell, status_word, switch_cell,
-    verdict_cell, warnings_count, worst_cell,
+    disruption_cell, dual_cell, explained, explanations, pool_view, recovery_cell, status_word,
+    switch_cell, verdict_cell, warnings_count, worst_cell,
 };
 use crate::store::RunRecord;
 
@@ -45,6 +45,9 @@ pub fn table(runs: &[RunRecord]) -> String {
             r.lab,
             r.verdict.metrics.story()
         ));
+        for line in pool_view(r) {
+            out.push_str(&format!("  {line}\n"));
+        }
     }
     for r in explained(runs) {
         let warned = warnings_count(r).map_or(String::new(), |w| format!(" with {w}"));
@@ -70,6 +73,11 @@ mod tests {
     #[test]
     fn table_of_three_runs() {
         insta::assert_snapshot!(table(&runs()));
+    }
+
+    #[test]
+    fn table_of_an_lb_pair_run_shows_the_pool() {
+        insta::assert_snapshot!(table(&[crate::report::tests::lb_run()]));
     }
 
     #[test]

@@ -250,7 +250,7 @@ pub fn keepalived_node(node: &Node, subnet: Option<IpNet>) -> Vec<Finding> {
                 vs.port.as_deref().map(|p| format!(" {p}")).unwrap_or_default(),
                 vs.real_servers.len()
             ),
-            "it needs IPVS in the kernel, and this machine's kernel has none (CONFIG_IP_VS unset): the block cannot balance anything here; halab leaves it out",
+            lvs_reason(),
             "remove the `virtual_server` block: in this topology HAProxy balances, keepalived only moves the VIP",
         ));
         if let Some(net) = subnet {
@@ -701,6 +701,25 @@ pub fn project(confs: &ProjectConfs, instance: Option<&str>) -> Result<Vec<Findi
         out.extend(start_script(path, text));
     }
     Ok(out)
+}
+
+/// Where the kernel lists IPVS's virtual servers when it has IPVS (the
+/// `ip_vs` module loaded or built in); containers share the host's kernel.
+pub const IPVS_PROC: &str = "/proc/net/ip_vs";
+
+/// Whether this machine's kernel has IPVS, which LVS (`virtual_server`)
+/// needs.
+pub fn kernel_has_ipvs() -> bool {
+    std::path::Path::new(IPVS_PROC).exists()
+}
+
+/// Why a `virtual_server` block cannot run here, as this kernel says.
+fn lvs_reason() -> String {
+    if kernel_has_ipvs() {
+        "halab's labs balance with HAProxy, not LVS: the block's real servers are not lab members; halab leaves it out".into()
+    } else {
+        format!("it needs IPVS in the kernel, and this kernel has no IPVS ({IPVS_PROC} is absent): the block cannot balance anything here; halab leaves it out")
+    }
 }
 
 #[cfg(test)]

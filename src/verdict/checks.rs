@@ -66,6 +66,25 @@ pub(super) fn checks(m: &Metrics, spec: &RunSpec, notes: &mut Vec<String>) -> Ve
                 });
             }
         }
+    } else if let Some(why) = &spec.plan.outage {
+        // A demonstration: any failed request during the fault fails it,
+        // whatever budgets the lab sets, and the failure says why.
+        // It never passes: one that shows no failure demonstrated nothing.
+        let failed = m.errors_by_phase.fault;
+        out.push(Check {
+            name: "outage".into(),
+            measured: Measure::Count(failed as u64),
+            budget: Measure::Count(0),
+            passed: false,
+            detail: if failed == 0 {
+                format!("no request failed during `{}`: the outage it demonstrates did not happen (was the fault injected?)", spec.scenario())
+            } else {
+                format!(
+                    "{why} {failed} of {} requests failed during the fault",
+                    m.requests_by_phase.fault
+                )
+            },
+        });
     } else {
         // The control: a client must not notice the backup going away.
         let seen = m.switch.is_some();
@@ -85,6 +104,36 @@ pub(super) fn checks(m: &Metrics, spec: &RunSpec, notes: &mut Vec<String>) -> Ve
         });
     }
 
+    if let (Some(budget), Some(server)) = (b.pool_remove_within.map(micros), &spec.plan.backend) {
+        let holder = m.pool_holder.as_deref().unwrap_or(&spec.master);
+        out.push(match m.pool_removed {
+            Some(r) => duration_check(
+                "pool_remove_within",
+                &format!("{holder}'s HAProxy took {server} out of its pool after"),
+                r,
+                budget,
+            ),
+            None => Check {
+                name: "pool_remove_within".into(),
+                measured: Measure::Never,
+                budget: Measure::Micros(budget),
+                passed: false,
+                detail: format!(
+                    "{server} was never marked DOWN by {holder}'s HAProxy in the {} the fault lasted: its health check did not see the fault{}",
+                    fmt_micros(
+                        m.heal_at
+                            .unwrap_or(m.end_at)
+                            .saturating_sub(m.fault_at.unwrap_or(0))
+                    ),
+                    if spec.scenario() == crate::lab::ScenarioName::HangWeb {
+                        " (a layer-4 check passes a server that accepts connections and never answers; `backends.check.kind: http` catches it)"
+                    } else {
+                        ""
+                    }
+                ),
+            },
+        });
+    }
     if let Some(n) = b.max_failed {
         out.push(count_check("max_failed", "failed request", m.failed, n));
     }

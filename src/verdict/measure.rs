@@ -107,6 +107,28 @@ pub fn measure(timeline: &Timeline, spec: &RunSpec) -> Metrics {
         m.recovery = back.map(|r| r.done - h);
     }
 
+    for r in &requests {
+        let phase = if fault.is_some_and(|f| r.done < f) {
+            0
+        } else if heal.is_some_and(|h| r.done >= h) {
+            2
+        } else {
+            1
+        };
+        let bump = |c: &mut PhaseCounts| match phase {
+            0 => c.before += 1,
+            1 => c.fault += 1,
+            _ => c.after_heal += 1,
+        };
+        bump(&mut m.requests_by_phase);
+        if r.outcome.is_failure() {
+            bump(&mut m.errors_by_phase);
+        } else if let Some(b) = &r.backend {
+            bump(m.per_backend.entry(b.clone()).or_default());
+        }
+    }
+    pool(&mut m, timeline, spec);
+
     m.dual_owner = dual_ownership(timeline, end_at);
     m.dual_owner_total = m.dual_owner.iter().map(Span::len).sum();
     m.dual_owner_longest = m.dual_owner.iter().map(Span::len).max().unwrap_or(0);
@@ -143,6 +165,58 @@ pub fn measure(timeline: &Timeline, spec: &RunSpec) -> Metrics {
         }
     }
     m
+}
+
+/// The pool's view: every change, who held the VIP at the fault, and when
+/// the holder's HAProxy took the faulted server out.
+fn pool(m: &mut Metrics, timeline: &Timeline, spec: &RunSpec) {
+    let f = m.fault_at.unwrap_or(0);
+    let mut holders: BTreeSet<&str> = BTreeSet::new();
+    for e in &timeline.events {
+        match &e.kind {
+            EventKind::Vip { node, holds } if m.fault_at.is_some_and(|f| e.at <= f) => {
+                if *holds {
+                    holders.insert(node);
+                } else {
+                    holders.remove(node.as_str());
+                }
+            }
+            EventKind::Pool {
+                lb,
+                server,
+                up,
+                reason,
+            } => m.pool.push(PoolChange {
+                lb: lb.clone(),
+                server: server.clone(),
+                up: *up,
+                reason: reason.clone(),
+                at: e.at,
+                offset: e.at as i64 - f as i64,
+            }),
+            _ => {}
+        }
+    }
+    if m.pool.is_empty() && spec.plan.backend.is_none() {
+        return;
+    }
+    // Two holders at the fault (a split brain): the master's pool.
+    let holder = if holders.contains(spec.master.as_str()) || holders.is_empty() {
+        spec.master.clone()
+    } else {
+        holders
+            .iter()
+            .next()
+            .map_or(spec.master.clone(), |h| h.to_string())
+    };
+    if let (Some(fault), Some(server)) = (m.fault_at, &spec.plan.backend) {
+        m.pool_removed = m
+            .pool
+            .iter()
+            .find(|c| c.lb == holder && &c.server == server && !c.up && c.at >= fault)
+            .map(|c| c.at - fault);
+    }
+    m.pool_holder = Some(holder);
 }
 
 /// Dual ownership this short is a VRRP handover, not a split brain, and

@@ -9,7 +9,7 @@
 //! (DESIGN.md §2: retries turn errors into latency; a split brain fails no
 //! request).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -180,6 +180,34 @@ pub struct VrrpChange {
     pub offset: i64,
 }
 
+/// A load balancer's HAProxy taking a web server in or out, placed
+/// relative to the fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolChange {
+    pub lb: String,
+    pub server: String,
+    pub up: bool,
+    pub reason: String,
+    pub at: Micros,
+    /// `at` − fault (0 when there was no fault).
+    pub offset: i64,
+}
+
+/// Requests counted by the run's phase: before the fault, from the fault to
+/// the heal, after the heal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseCounts {
+    pub before: u32,
+    pub fault: u32,
+    pub after_heal: u32,
+}
+
+impl PhaseCounts {
+    pub fn total(&self) -> u32 {
+        self.before + self.fault + self.after_heal
+    }
+}
+
 /// Everything measured from a timeline. Absolute times are on the run's
 /// clock; `switch`, `recovery` and the latencies are durations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +249,24 @@ pub struct Metrics {
     pub vrrp: Vec<VrrpChange>,
     /// Offset of the first backup entering MASTER after the fault.
     pub vrrp_takeover: Option<i64>,
+    /// Requests, and failed requests, by phase.
+    #[serde(default)]
+    pub requests_by_phase: PhaseCounts,
+    #[serde(default)]
+    pub errors_by_phase: PhaseCounts,
+    /// Answers by the web server that gave them (the production shape).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub per_backend: BTreeMap<String, PhaseCounts>,
+    /// Every pool change the load balancers' HAProxy logged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pool: Vec<PoolChange>,
+    /// The load balancer holding the VIP when the fault came: the one whose
+    /// pool clients depend on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_holder: Option<String>,
+    /// Fault → the faulted web server marked DOWN by the holder's HAProxy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_removed: Option<Micros>,
 }
 
 impl Metrics {
@@ -1298,5 +1344,202 @@ mod tests {
         assert_eq!(v.warnings.len(), 1);
         let back: Verdict = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
         assert_eq!(back, v);
+    }
+
+    // ------------------------------------------------------------ pool view
+
+    const WEBS: [&str; 3] = ["web1", "web2", "web3"];
+
+    /// An lb-pair run: `M` (an LB) carries every request; the web servers
+    /// answer in turn, except `down` (from `from`) whose turn goes to the
+    /// next; `fail(t)` makes a request time out instead.
+    fn lb_probe(
+        t: &mut Timeline,
+        to: Micros,
+        down: Option<(&str, Micros)>,
+        fail: impl Fn(Micros) -> bool,
+    ) {
+        let mut sent = 0;
+        let mut turn = 0;
+        while sent < to {
+            let seq = t.requests().count() as u64;
+            let mut web = WEBS[turn % 3];
+            turn += 1;
+            if down.is_some_and(|(d, from)| d == web && sent >= from) {
+                web = WEBS[turn % 3];
+                turn += 1;
+            }
+            let failed = fail(sent);
+            t.push(
+                sent + 2 * MS,
+                EventKind::Request(Request {
+                    seq,
+                    sent,
+                    done: sent + 2 * MS,
+                    backend: (!failed).then(|| web.to_string()),
+                    outcome: if failed { Outcome::Timeout } else { page(M) },
+                }),
+            );
+            sent += 10 * MS;
+        }
+    }
+
+    fn pool_event(t: &mut Timeline, at: Micros, lb: &str, server: &str, up: bool, reason: &str) {
+        t.push(
+            at,
+            EventKind::Pool {
+                lb: lb.into(),
+                server: server.into(),
+                up,
+                reason: reason.into(),
+            },
+        );
+    }
+
+    /// The lb-pair spec of `scenario` with its catalogue budget shape:
+    /// `pool_remove_within` 2 s.
+    fn lb_spec(scenario: ScenarioName) -> RunSpec {
+        let mut spec = spec_of(scenario);
+        spec.budget = Budget {
+            max_failed: Some(0),
+            pool_remove_within: Some(Duration::from_secs(2)),
+            ..Budget::default()
+        };
+        spec
+    }
+
+    fn web_fault(scenario: ScenarioName, removed: Option<Micros>) -> (Timeline, RunSpec) {
+        let mut t = Timeline::default();
+        vip(&mut t, 0, M, true);
+        fault(&mut t, 1_000 * MS);
+        heal(&mut t, 4_000 * MS);
+        // HAProxy retries the dead server's requests elsewhere: no failure.
+        lb_probe(&mut t, 5_000 * MS, Some(("web1", 1_000 * MS)), |_| false);
+        if let Some(at) = removed {
+            // The backup LB's HAProxy sees it too (its pool is not the one
+            // clients use until it holds the VIP).
+            pool_event(&mut t, at - 40 * MS, B, "web1", false, "Layer4 timeout");
+            pool_event(&mut t, at, M, "web1", false, "Layer4 timeout");
+            pool_event(&mut t, 4_600 * MS, M, "web1", true, "Layer7 check passed");
+        }
+        (t.finish(), lb_spec(scenario))
+    }
+
+    #[test]
+    fn a_dead_web_server_removed_in_time_passes_with_the_pool_view() {
+        let (t, spec) = web_fault(ScenarioName::KillWeb, Some(1_900 * MS));
+        assert_eq!(spec.plan.backend.as_deref(), Some("web1"));
+        assert!(!spec.plan.expect_switch);
+        let v = judge(&t, &spec);
+        assert_eq!(v.status, Status::Pass, "{:?}", v.reasons);
+        assert_eq!(v.metrics.pool_holder.as_deref(), Some(M));
+        assert_eq!(
+            v.metrics.pool_removed,
+            Some(900 * MS),
+            "the holder's, not B's"
+        );
+        assert_eq!(
+            v.check("pool_remove_within").unwrap().detail,
+            "nginx_master's HAProxy took web1 out of its pool after 900 ms, budget 2.00 s: 1.10 s to spare"
+        );
+        assert_eq!(v.metrics.pool.len(), 3);
+        assert_eq!(v.metrics.pool[1].offset, 900 * MS as i64);
+        let web1 = v.metrics.per_backend["web1"];
+        assert_eq!((web1.fault, web1.after_heal), (0, 0), "{web1:?}");
+        assert!(web1.before > 0 && v.metrics.per_backend["web2"].fault > 0);
+        assert_eq!(v.metrics.errors_by_phase, PhaseCounts::default());
+        assert!(v.check("no_switch").unwrap().passed);
+    }
+
+    #[test]
+    fn a_web_server_removed_late_or_never_fails_saying_why() {
+        let (t, spec) = web_fault(ScenarioName::KillWeb, Some(3_500 * MS));
+        let v = judge(&t, &spec);
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(
+            v.reasons,
+            ["nginx_master's HAProxy took web1 out of its pool after 2.50 s, budget 2.00 s: 500 ms over"]
+        );
+        // hang-web under a layer-4 check: the frozen server still accepts.
+        let (t, spec) = web_fault(ScenarioName::HangWeb, None);
+        let v = judge(&t, &spec);
+        assert_eq!(v.status, Status::Fail);
+        let c = v.check("pool_remove_within").unwrap();
+        assert_eq!(c.measured, Measure::Never);
+        insta::assert_snapshot!(c.detail, @"web1 was never marked DOWN by nginx_master's HAProxy in the 3.00 s the fault lasted: its health check did not see the fault (a layer-4 check passes a server that accepts connections and never answers; `backends.check.kind: http` catches it)");
+    }
+
+    #[test]
+    fn errors_are_counted_by_phase() {
+        let mut t = Timeline::default();
+        vip(&mut t, 0, M, true);
+        fault(&mut t, 1_000 * MS);
+        heal(&mut t, 2_000 * MS);
+        lb_probe(&mut t, 3_000 * MS, None, |s| {
+            s == 500 * MS || (1_200 * MS..1_300 * MS).contains(&s) || s == 2_500 * MS
+        });
+        let v = judge(&t.finish(), &spec_of(ScenarioName::HangWeb));
+        assert_eq!(
+            v.metrics.errors_by_phase,
+            PhaseCounts {
+                before: 1,
+                fault: 10,
+                after_heal: 1
+            }
+        );
+        assert_eq!(v.metrics.requests_by_phase.total(), 300);
+    }
+
+    fn outage(scenario: ScenarioName, failing: bool) -> Verdict {
+        let mut t = Timeline::default();
+        vip(&mut t, 0, M, true);
+        fault(&mut t, 1_000 * MS);
+        heal(&mut t, 3_000 * MS);
+        probe(
+            &mut t,
+            0,
+            4_000 * MS,
+            |s| {
+                if failing && (1_000 * MS..3_000 * MS).contains(&s) {
+                    Outcome::Connect {
+                        error: "connection refused".into(),
+                    }
+                } else {
+                    page(M)
+                }
+            },
+            |_| 2 * MS,
+        );
+        let mut spec = spec_of(scenario);
+        // Whatever a lab file allows, an outage fails.
+        spec.budget = Budget {
+            max_failed: Some(1_000),
+            ..Budget::default()
+        };
+        judge(&t.finish(), &spec)
+    }
+
+    #[test]
+    fn an_outage_fails_and_names_what_the_lab_lacks() {
+        let v = outage(ScenarioName::StopProxy, true);
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.check("no_switch").is_none());
+        insta::assert_snapshot!(v.reasons.join("\n"), @"single point of failure: the front proxy is the only way to the VIP, and with it stopped 200 of 200 requests failed during the fault");
+        assert!(
+            v.warnings.iter().all(|w| w.kind != WarningKind::Failed),
+            "the outage check judges them: {:?}",
+            v.warnings
+        );
+        let v = outage(ScenarioName::StopAllWeb, true);
+        assert_eq!(v.status, Status::Fail);
+        assert!(
+            v.reasons[0].starts_with("total outage: every web server is down"),
+            "{:?}",
+            v.reasons
+        );
+        // One that shows nothing demonstrated nothing: still no pass.
+        let v = outage(ScenarioName::StopProxy, false);
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.reasons[0].contains("did not happen"), "{:?}", v.reasons);
     }
 }

@@ -401,3 +401,34 @@ pub fn seed_project() -> Option<PathBuf> {
     }
     found
 }
+
+/// What GET `url` answered: (status, its `X-Halab-LB` header, body). For
+/// the production shape, whose clients use http://VIP:PORT/ on the lab's
+/// bridge.
+pub fn get_url(url: &str, timeout: Duration) -> Result<(u16, Option<String>, String), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let resp = client.get(url).send().await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let lb = resp
+            .headers()
+            .get(halab::lab::LB_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = resp.text().await.map_err(|e| e.to_string())?;
+        Ok((status, lb, body))
+    })
+}
+
+/// The shipped load-balancer pair.
+pub fn lb_pair_file() -> PathBuf {
+    repo().join("labs/lb-pair.yaml")
+}
