@@ -155,15 +155,10 @@ pub async fn run(
         .await
 }
 
-/// Every node and the proxy must be running before a fault makes sense.
+/// Every member (nodes, web servers, the front proxy when any) must be
+/// running before a fault makes sense.
 async fn preflight(engine: &dyn Engine, lab: &Lab) -> Result<(), ChaosError> {
-    let spec = lab.spec();
-    let members = spec
-        .nodes
-        .iter()
-        .map(|n| n.name.as_str())
-        .chain(std::iter::once(spec.proxy.name.as_str()));
-    for member in members {
+    for member in lab.members() {
         let name = lab.container_name(member);
         match watch::state(engine, &name).await? {
             Some(ContainerState::Running) => {}
