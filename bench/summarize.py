@@ -6,6 +6,10 @@
   summarize.py timeline RUN.json   the events around the fault, one a line
                                    (what the verdict's numbers came from)
   summarize.py jitter < OUTPUT     bench/probe-jitter.sh's output as a table
+  summarize.py idle DIR --stress S  VRRP transitions and dual-owner windows of
+                                   `idle` runs, one row per swept value
+  summarize.py curves REPORT.html OUT.svg
+                                   the HTML report's failover curves as one SVG
 
 Standard library only: the bench scripts run it on a bare machine.
 """
@@ -167,6 +171,75 @@ def jitter(args):
     return 0
 
 
+def idle(args):
+    """Transitions and dual-owner windows of `idle` runs, per swept value."""
+    runs = [r for r in load_runs(args.dirs) if r["scenario"] == "idle"]
+    if not runs:
+        print(f"no idle run under {', '.join(args.dirs)}", file=sys.stderr)
+        return 2
+    rows = {}
+    for run in runs:
+        point = " ".join(f"{k}={v}" for k, v in sorted(run["spec"].get("point", {}).items()))
+        m = run["verdict"]["metrics"]
+        # Each node's first state is the baseline, not a transition (as
+        # `verdict::transitions` counts them).
+        n = sum(1 for c in m.get("vrrp", []) if c["offset"] >= 0)
+        rows.setdefault((args.stress, point), []).append((n, len(m.get("dual_owner", []))))
+    print("| stress | setting | runs | VRRP transitions | dual-owner windows |")
+    print("| --- | --- | --- | --- | --- |")
+
+    def key(item):
+        (_, point), _ = item
+        value = point.split("=", 1)[-1]
+        try:
+            return parse_ms(value)
+        except ValueError:
+            return float("inf")
+
+    for (stress, point), vals in sorted(rows.items(), key=key):
+        ts = ", ".join(str(t) for t, _ in vals)
+        ds = ", ".join(str(d) for _, d in vals)
+        print(f"| {stress} | {point} | {len(vals)} | {ts} | {ds} |")
+    return 0
+
+
+def curves(args):
+    """The HTML report's failover curves as one standalone SVG (a grid:
+    one row per scenario, one column per metric) on a white ground."""
+    html = open(args.html, encoding="utf-8").read()
+    svgs = re.findall(r'<svg class="curve".*?</svg>', html, flags=re.S)
+    if not svgs:
+        print(f"no failover curve in {args.html}", file=sys.stderr)
+        return 2
+    cols = 3
+    w, h, top = 360, 200, 28
+    rows = (len(svgs) + cols - 1) // cols
+    width, height = cols * w, top + rows * h
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="10" y="18" font-size="13">{args.title}</text>',
+    ]
+    for i, svg in enumerate(svgs):
+        x, y = (i % cols) * w, top + (i // cols) * h
+        title = re.search(r"<title>(.*?)</title>", svg).group(1)
+        # "worst answer of kill-master against vrrp.advert_int" → "kill-master: worst answer"
+        m = re.fullmatch(r"(.*) of (.*) against (.*)", title)
+        if m:
+            title = f"{m.group(2)}: {m.group(1)}"
+        svg = svg.replace('<svg class="curve"', f'<svg x="{x}" y="{y}"', 1)
+        # Each panel's own caption names its scenario too.
+        svg = re.sub(r'(<text x="60" y="14" font-size="12">)(.*?)(</text>)',
+                     lambda m: m.group(1) + title + m.group(3), svg, count=1)
+        out.append(svg)
+    out.append("</svg>")
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+    print(f"wrote {args.out} ({len(svgs)} curves)", file=sys.stderr)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -182,6 +255,15 @@ def main():
     tl.set_defaults(func=timeline)
     j = sub.add_parser("jitter", help="bench/probe-jitter.sh output (stdin) as a table")
     j.set_defaults(func=jitter)
+    i = sub.add_parser("idle", help="VRRP transitions of idle runs per swept value")
+    i.add_argument("dirs", nargs="+", metavar="DIR")
+    i.add_argument("--stress", default="none", help="the stress the runs had (a label)")
+    i.set_defaults(func=idle)
+    c = sub.add_parser("curves", help="the HTML report's curves as one SVG file")
+    c.add_argument("html", metavar="REPORT.html")
+    c.add_argument("out", metavar="OUT.svg")
+    c.add_argument("--title", default="failover curves")
+    c.set_defaults(func=curves)
     args = p.parse_args()
     return args.func(args)
 

@@ -133,6 +133,37 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             };
             block_on(sweep_cmd(&lab, scenario, &grid, runs, &run, quiet))
         }
+        Command::Tune {
+            lab,
+            scenarios,
+            advert,
+            runs,
+            soak,
+            stress,
+            interval,
+            out,
+            force,
+            runs_dir,
+        } => {
+            let opts = TuneOptions {
+                scenarios,
+                advert,
+                runs,
+                soak,
+                stress,
+                out,
+                force,
+                run: RunArgs {
+                    budget: None,
+                    interval,
+                    no_heal: false,
+                    strict: false,
+                    runs_dir,
+                    set: Vec::new(),
+                },
+            };
+            block_on(tune_cmd(&lab, &opts, quiet))
+        }
         Command::Chaos { scenario, lab, run } => {
             block_on(chaos_cmd(&lab, &run, &[scenario], false, quiet))
         }
@@ -718,71 +749,294 @@ async fn sweep_cmd(
     // Refused before any lab comes up.
     Params::parse(scenario, &run.set)?;
     let base = load_lab(args)?;
-    // The lab's text, to edit per grid point: a shipped lab's from the binary.
-    let text = match shipped::resolve(&args.lab) {
-        shipped::LabSource::Shipped(l) => l.text.to_string(),
-        shipped::LabSource::File(path) => std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read `{}`", path.display()))?,
-    };
+    let text = sweep::lab_text(&args.lab)?;
     let engine = connect().await?;
     let store = Store::at(&run.runs_dir);
+    let batch = [Batch {
+        scenario,
+        set: run.set.clone(),
+        runs,
+    }];
     let mut records = Vec::new();
     let mut outcome = Outcome::Success;
     for (i, point) in points.iter().enumerate() {
-        let shown: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let shown = shown.join(" ");
-        let port = u16::try_from(i + 1)
-            .ok()
-            .and_then(|n| base.spec().proxy.port.checked_add(n))
-            .with_context(|| format!("no port left for grid point {shown}"))?;
-        let overrides = lab::Overrides {
-            name: Some(format!("{}-p{}", base.name(), i + 1)),
-            port: Some(port),
-            subnet: args.subnet,
-        };
-        let lab = Lab::from_yaml_with(&sweep::lab_at(&text, point)?, &args.lab, &overrides)
-            .with_context(|| format!("grid point {shown}"))?;
-        let rendered = render::render(&lab, args.templates.as_deref())?;
+        let lab = sweep::copy_at(&base, &text, &args.lab, args.subnet, i + 1, point)
+            .with_context(|| format!("grid point {}", sweep::show(point)))?;
         eprintln!(
-            "grid point {}/{}: {shown} (lab `{}`)",
+            "grid point {}/{}: {} (lab `{}`)",
             i + 1,
             points.len(),
+            sweep::show(point),
             lab.name()
         );
-        let mut interrupted = false;
-        let result: Result<()> = async {
-            let opts = lifecycle::UpOptions {
-                timeout: Duration::from_secs(90),
-                wait: true,
-                quiet,
-            };
-            lifecycle::up(engine.as_ref(), &lab, &rendered, &opts).await?;
-            for _ in 0..runs {
-                lifecycle::wait_steady(engine.as_ref(), &lab, Duration::from_secs(60)).await?;
-                let mut record = run_one(engine.clone(), &lab, scenario, run, quiet).await?;
-                record.spec.point = point.clone();
-                let path = store.save(&mut record)?;
-                eprintln!("stored {}", path.display());
-                outcome = outcome.and(judged_outcome(&record));
-                interrupted = record.aborted;
-                records.push(record);
-                if interrupted {
-                    break;
-                }
-            }
-            Ok(())
+        let copy = CopyRun {
+            engine: &engine,
+            lab: &lab,
+            templates: args.templates.as_deref(),
+            point,
+            run,
+            store: &store,
+            quiet,
+        };
+        let done = copy.run(&batch, false).await?;
+        for record in &done.records {
+            outcome = outcome.and(judged_outcome(record));
         }
-        .await;
-        // The copy goes whatever happened to it.
-        let down = lifecycle::down(engine.as_ref(), lab.name(), true).await;
-        result.with_context(|| format!("grid point {shown}"))?;
-        down?;
-        if interrupted {
+        records.extend(done.records);
+        if done.interrupted {
             break;
         }
     }
     print(report::render(report::Format::Table, &records)?)?;
     Ok(outcome)
+}
+
+/// A scenario with its options (`--set` items), run `runs` times on a copy.
+pub(crate) struct Batch {
+    pub scenario: ScenarioName,
+    pub set: Vec<String>,
+    pub runs: u32,
+}
+
+/// What one copy ran, and whether Ctrl-C ended it.
+pub(crate) struct CopyRuns {
+    pub records: Vec<RunRecord>,
+    pub interrupted: bool,
+}
+
+/// One copy of a lab (from [`sweep::copy_at`]) and where its runs go: the
+/// one place sweep and tune bring a copy up, run on it and remove it.
+pub(crate) struct CopyRun<'a> {
+    pub engine: &'a Arc<dyn Engine>,
+    pub lab: &'a Lab,
+    pub templates: Option<&'a Path>,
+    pub point: &'a sweep::Point,
+    pub run: &'a RunArgs,
+    pub store: &'a Store,
+    pub quiet: bool,
+}
+
+impl CopyRun<'_> {
+    /// Brings the copy up, runs `batches` in order (each run after the
+    /// steady state, stored with the point), and removes the copy whatever
+    /// happened, Ctrl-C included. `stop_on_miss`: stop at the first run
+    /// that did not pass (a tune candidate is out at its first miss).
+    pub async fn run(&self, batches: &[Batch], stop_on_miss: bool) -> Result<CopyRuns> {
+        let (engine, lab) = (self.engine, self.lab);
+        let rendered = render::render(lab, self.templates)?;
+        let mut done = CopyRuns {
+            records: Vec::new(),
+            interrupted: false,
+        };
+        let work = async {
+            let opts = lifecycle::UpOptions {
+                timeout: Duration::from_secs(90),
+                wait: true,
+                quiet: self.quiet,
+            };
+            // Ctrl-C while the copy comes up or settles ends the work here;
+            // during a run the runner heals and stores the run as aborted.
+            let interrupted = tokio::select! {
+                r = lifecycle::up(engine.as_ref(), lab, &rendered, &opts) => { r?; false }
+                _ = tokio::signal::ctrl_c() => true,
+            };
+            if interrupted {
+                done.interrupted = true;
+                return Ok(());
+            }
+            for batch in batches {
+                let run = RunArgs {
+                    set: batch.set.clone(),
+                    ..self.run.clone()
+                };
+                for _ in 0..batch.runs {
+                    let settle =
+                        lifecycle::wait_steady(engine.as_ref(), lab, Duration::from_secs(60));
+                    tokio::select! {
+                        r = settle => { r?; }
+                        _ = tokio::signal::ctrl_c() => {
+                            done.interrupted = true;
+                            return Ok(());
+                        }
+                    }
+                    let mut record =
+                        run_one(engine.clone(), lab, batch.scenario, &run, self.quiet).await?;
+                    record.spec.point = self.point.clone();
+                    let path = self.store.save(&mut record)?;
+                    eprintln!("stored {}", path.display());
+                    let missed = record.verdict.status != Status::Pass;
+                    done.interrupted = record.aborted;
+                    done.records.push(record);
+                    if done.interrupted || (stop_on_miss && missed) {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok::<(), anyhow::Error>(())
+        }
+        .await;
+        // The copy goes whatever happened to it.
+        let down = lifecycle::down(engine.as_ref(), lab.name(), true).await;
+        work.with_context(|| format!("point {}", sweep::show(self.point)))?;
+        down?;
+        Ok(done)
+    }
+}
+
+/// What `halab tune` was asked (see `cli::Command::Tune`).
+struct TuneOptions {
+    scenarios: Vec<ScenarioName>,
+    advert: Option<String>,
+    runs: u32,
+    soak: Duration,
+    stress: String,
+    out: Option<PathBuf>,
+    force: bool,
+    run: RunArgs,
+}
+
+/// `halab tune`: each candidate on its own copy, slow → fast, until one
+/// flaps in its soak; then the evidence, the recommendation, the file.
+async fn tune_cmd(args: &LabArgs, opts: &TuneOptions, quiet: bool) -> Result<Outcome> {
+    use crate::tune::{self, Decision, RunResult, Settings};
+    // Everything is checked before any copy comes up.
+    let base = load_lab(args)?;
+    let text = sweep::lab_text(&args.lab)?;
+    if let Some(out) = &opts.out {
+        tune::check_out(out, &args.lab, opts.force)?;
+    }
+    let adverts = match &opts.advert {
+        Some(list) => tune::parse_adverts(list)?,
+        None => tune::ladder(base.spec().vrrp.version),
+    };
+    let candidates: Vec<Settings> = adverts.into_iter().map(Settings::derive).collect();
+    let scenarios = if opts.scenarios.is_empty() {
+        tune::default_scenarios(base.spec())
+    } else {
+        opts.scenarios.clone()
+    };
+    let soak = tune::soak_options(opts.soak, &opts.stress)?;
+    let points: Vec<sweep::Point> = candidates.iter().map(Settings::point).collect();
+    let labs = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            sweep::copy_at(&base, &text, &args.lab, args.subnet, i + 1, p).with_context(|| {
+                format!(
+                    "candidate advert {}: the lab refuses it or what tune derives from it",
+                    p[tune::ADVERT]
+                )
+            })
+        })
+        .collect::<Result<Vec<Lab>>>()?;
+    let batches: Vec<Batch> = scenarios
+        .iter()
+        .map(|&scenario| Batch {
+            scenario,
+            set: Vec::new(),
+            runs: opts.runs,
+        })
+        .chain(std::iter::once(Batch {
+            scenario: ScenarioName::Idle,
+            set: soak,
+            runs: 1,
+        }))
+        .collect();
+    let engine = connect().await?;
+    let store = Store::at(&opts.run.runs_dir);
+    let mut decisions: Vec<Decision> = Vec::new();
+    let mut results: Vec<Vec<RunResult>> = Vec::new();
+    while let Some(i) = tune::next(&decisions, candidates.len()) {
+        eprintln!(
+            "candidate {}/{}: {} (lab `{}`)",
+            i + 1,
+            candidates.len(),
+            sweep::show(&points[i]),
+            labs[i].name()
+        );
+        let copy = CopyRun {
+            engine: &engine,
+            lab: &labs[i],
+            templates: args.templates.as_deref(),
+            point: &points[i],
+            run: &opts.run,
+            store: &store,
+            quiet,
+        };
+        let done = copy.run(&batches, true).await?;
+        let runs: Vec<RunResult> = done.records.iter().map(RunResult::of).collect();
+        if done.interrupted {
+            print(tune::table(&candidates, &results, &decisions))?;
+            bail!(
+                "interrupted: tune stopped at candidate {} (its copy `{}` was removed); the runs so far are stored\n  fix: run `halab tune` again (narrow it with `--advert`)",
+                sweep::show(&points[i]),
+                labs[i].name()
+            );
+        }
+        let decision = tune::decide(&runs);
+        eprintln!("  {}", decision.text());
+        decisions.push(decision);
+        results.push(runs);
+    }
+    print(tune::table(&candidates, &results, &decisions))?;
+    let Some(best) = tune::recommend(&decisions) else {
+        let judged = decisions
+            .iter()
+            .any(|d| !matches!(d, Decision::Unjudged { .. } | Decision::NotTried));
+        print(format!(
+            "\nno candidate qualified: {}",
+            tune::relax(&candidates, &decisions)
+        ))?;
+        return Ok(if judged {
+            Outcome::BudgetMissed
+        } else {
+            Outcome::NotJudged
+        });
+    };
+    let chosen = candidates[best];
+    let point = sweep::show(&chosen.point());
+    print(format!("\nrecommended: {point}"))?;
+    let Some(out) = &opts.out else {
+        print(format!(
+            "  write it into a copy of the lab with `--out FILE`, or try it: `halab sweep kill-master --lab {} {}`",
+            args.lab.display(),
+            chosen
+                .point()
+                .iter()
+                .map(|(k, v)| format!("--set {k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ))?;
+        return Ok(Outcome::Success);
+    };
+    let scenario_runs = results[best]
+        .iter()
+        .filter(|r| r.scenario != ScenarioName::Idle);
+    let why = tune::Why {
+        source: &args.lab.display().to_string(),
+        when: &humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        before: Settings::of(base.spec()),
+        chosen,
+        tried: &candidates[..decisions.len()],
+        scenarios: &scenarios,
+        runs: opts.runs,
+        worst_answer: scenario_runs.clone().filter_map(|r| r.worst_answer).max(),
+        failed: scenario_runs.map(|r| r.failed).max().unwrap_or(0),
+        soak: opts.soak,
+        stress: &opts.stress,
+    };
+    // Checked again: the file may have appeared during the search.
+    tune::check_out(out, &args.lab, opts.force)?;
+    std::fs::write(out, tune::tuned_file(&text, &why)?).map_err(|source| CommandError::Write {
+        path: out.clone(),
+        source,
+    })?;
+    print(format!(
+        "wrote {}\n  next: `halab test --up --lab {}`",
+        out.display(),
+        out.display()
+    ))?;
+    Ok(Outcome::Success)
 }
 
 fn judged_outcome(record: &RunRecord) -> Outcome {

@@ -162,6 +162,60 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = ".halab/runs")]
         runs_dir: PathBuf,
     },
+    /// Find the fastest VRRP advert interval (and the HAProxy timeouts and
+    /// retries that go with it) that meets the lab's budgets and does not
+    /// flap: each candidate runs on its own copy of the lab (`<lab>-p<N>`,
+    /// port + N), like `halab sweep`.
+    #[command(long_about = TUNE_HELP, after_help = "Examples:
+  halab tune --lab fast-failover
+                        the fast lab's budgeted scenarios, every VRRPv3 candidate
+  halab tune --lab my-lab.yaml --scenario kill-master --runs 5 --soak 60s \\
+             --stress vrrp-loss:20% --out my-lab.tuned.yaml
+                        a stricter search; writes the tuned lab
+  halab tune --lab fast-failover --advert 20ms,100ms --runs 1 --soak 5s
+                        a quick look at two candidates
+  halab up --lab my-lab.tuned.yaml && halab test --lab my-lab.tuned.yaml
+                        then use it
+
+Exit codes: 0 a candidate qualified (printed, and written with --out), 1 none did
+(the output says what to relax), 2 halab could not do its job.")]
+    Tune {
+        #[command(flatten)]
+        lab: LabArgs,
+        /// A scenario whose budgets a candidate must meet (repeatable)
+        /// [default: those the lab file budgets under `scenarios:`, else
+        /// kill-master].
+        #[arg(long = "scenario", value_parser = parse_scenario, value_name = "SCENARIO")]
+        scenarios: Vec<ScenarioName>,
+        /// Advert intervals to try, e.g. `20ms,50ms,100ms` [default:
+        /// VRRPv3 1s,500ms,200ms,100ms,50ms,30ms,20ms,10ms; VRRPv2 3s,2s,1s].
+        #[arg(long, value_name = "LIST")]
+        advert: Option<String>,
+        /// Runs of each scenario per candidate; all must meet the budgets.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+        runs: u32,
+        /// How long each candidate idles under the stress; any VRRP
+        /// transition in it rejects the candidate (and every faster one).
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        soak: Duration,
+        /// The stress of the soak: `none`, `vrrp-loss:20%`, `client-loss:0.1`,
+        /// `starve-master` or `starve-master:0.05` (the `idle` scenario's).
+        #[arg(long, default_value = "none", value_name = "STRESS")]
+        stress: String,
+        /// Probe schedule [default: the lab's].
+        #[arg(long, value_parser = humantime::parse_duration)]
+        interval: Option<Duration>,
+        /// Write the tuned lab here: the lab file with the chosen values
+        /// (its comments kept where they can be), never the lab file itself.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Replace an existing `--out` file.
+        #[arg(long)]
+        force: bool,
+        /// Where runs are stored.
+        #[arg(long, value_name = "DIR", default_value = ".halab/runs")]
+        runs_dir: PathBuf,
+    },
     /// Inject one fault, watch port 8000, heal, and judge the switch.
     // The scenario list comes from the catalogue, like everything else a
     // scenario means.
@@ -234,6 +288,30 @@ pub enum Command {
         out: Option<PathBuf>,
     },
 }
+
+const TUNE_HELP: &str = "\
+Find the fastest VRRP advert interval, and the HAProxy timeouts and retries that go \
+with it, that meets the lab's budgets and does not flap.
+
+Each candidate advert (slow to fast) runs on its own copy of the lab (`<lab>-p<N>`, \
+port + N, removed after): first the scenarios, `--runs` times each, against the lab's \
+budgets (`scenarios:` in the lab file, or the defaults derived from its timers); then, \
+if they all passed, an `idle` soak of `--soak` under `--stress`, which must show no VRRP \
+transition and no second VIP owner. The search stops at the first candidate that \
+flaps in its soak: a faster advert only flaps sooner. The recommendation is the fastest \
+candidate that qualified; the table says why each other one was rejected.
+
+The proxy follows the advert (docs/benchmarks.md, \"Tuning the fast lab\"):
+  proxy.timeouts.connect = advert
+      a request caught by a dead master is retried every connect timeout
+  proxy.timeouts.server  = 50ms, whatever the advert
+      a request stuck on a connection the old master dropped, or on a frozen
+      master, waits exactly this long before its retry
+  proxy.retries          = enough waits to cover 5 Master_Down intervals
+      (3 x advert + skew, under 4 x advert), each wait the shorter timeout;
+      at most 100
+
+Every run is stored (`halab report --all` shows them, with the failover curves).";
 
 /// How a command with structured output prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -30,6 +30,7 @@ pub mod store;
 pub mod suggest;
 pub mod sweep;
 pub mod timeline;
+pub mod tune;
 pub mod ui;
 pub mod userconf;
 pub mod verdict;

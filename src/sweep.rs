@@ -6,6 +6,12 @@
 //! `halab report` can draw the failover curve from the stored runs alone.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::lab::{self, Lab};
+use crate::shipped;
 
 /// One varied setting and its values, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +106,51 @@ pub fn lab_at(text: &str, point: &Point) -> Result<String, SweepError> {
         map.insert(serde_yaml::Value::String(last.to_string()), value);
     }
     serde_yaml::to_string(&doc).map_err(|e| SweepError::Yaml(e.to_string()))
+}
+
+/// The text of the lab `--lab` names, to edit per point: a shipped lab's
+/// from the binary, a file's from disk.
+pub fn lab_text(arg: &Path) -> anyhow::Result<String> {
+    match shipped::resolve(arg) {
+        shipped::LabSource::Shipped(l) => Ok(l.text.to_string()),
+        shipped::LabSource::File(path) => std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read `{}`", path.display())),
+    }
+}
+
+/// Point `point` as its own copy of `base` (whose file is `text`, read
+/// from `source`): the values written in, named `<lab>-p<index>`, on the
+/// lab's port + `index` (so copies never meet the lab or each other), and
+/// validated like any lab file (the caller names the point in its
+/// errors). Sweep and tune make every copy here.
+pub fn copy_at(
+    base: &Lab,
+    text: &str,
+    source: &Path,
+    subnet: Option<ipnet::Ipv4Net>,
+    index: usize,
+    point: &Point,
+) -> anyhow::Result<Lab> {
+    let port = u16::try_from(index)
+        .ok()
+        .and_then(|n| base.spec().proxy.port.checked_add(n))
+        .with_context(|| format!("no port left above {}", base.spec().proxy.port))?;
+    let overrides = lab::Overrides {
+        name: Some(format!("{}-p{index}", base.name())),
+        port: Some(port),
+        subnet,
+    };
+    Ok(Lab::from_yaml_with(
+        &lab_at(text, point)?,
+        source,
+        &overrides,
+    )?)
+}
+
+/// `key=value key=value`, as the output names a point.
+pub fn show(point: &Point) -> String {
+    let shown: Vec<String> = point.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    shown.join(" ")
 }
 
 #[cfg(test)]

@@ -296,6 +296,7 @@ fn every_user_facing_error_without_an_engine_is_locked_whole() {
         good.replace("priority: 150", "priority: 300"),
     )
     .unwrap();
+    std::fs::write(dir.path().join("good.yaml"), &good).unwrap();
     std::fs::create_dir(dir.path().join("runs")).unwrap();
     let cases: &[&[&str]] = &[
         &["render", "--lab", "nope.yaml"],
@@ -317,6 +318,12 @@ fn every_user_facing_error_without_an_engine_is_locked_whole() {
         &["report", "--format", "xml"],
         &["init", "three-nod"],
         &["completions", "tcsh"],
+        // tune refuses bad input before any copy comes up.
+        &["tune", "--lab", "good.yaml", "--advert", "20ms,fast"],
+        &["tune", "--lab", "good.yaml", "--advert", "105ms"],
+        &["tune", "--lab", "good.yaml", "--stress", "kill-master"],
+        &["tune", "--lab", "good.yaml", "--out", "good.yaml"],
+        &["tune", "--lab", "good.yaml", "--out", "invalid.yaml"],
     ];
     let mut all = String::new();
     for args in cases {

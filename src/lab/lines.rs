@@ -93,6 +93,11 @@ impl Lines {
         Lines { at }
     }
 
+    /// The line of `field` itself, when the scan saw it.
+    pub fn exact(&self, field: &str) -> Option<usize> {
+        self.at.get(field).copied()
+    }
+
     /// The line of `field`, or of the nearest enclosing field the scan saw.
     pub fn line_of(&self, field: &str) -> Option<usize> {
         let mut path = field;

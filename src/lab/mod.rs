@@ -4,7 +4,7 @@
 //! [`Lab::from_yaml`]), which runs every check in `validate`.
 
 mod input;
-mod lines;
+pub(crate) mod lines;
 mod model;
 pub mod user;
 mod validate;
