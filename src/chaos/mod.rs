@@ -155,17 +155,10 @@ pub async fn run(
         .await
 }
 
-/// Every node, the front proxy where there is one and every web server
-/// must be running before a fault makes sense.
+/// Every member (nodes, web servers, the front proxy when any) must be
+/// running before a fault makes sense.
 async fn preflight(engine: &dyn Engine, lab: &Lab) -> Result<(), ChaosError> {
-    let spec = lab.spec();
-    let members = spec
-        .nodes
-        .iter()
-        .map(|n| n.name.as_str())
-        .chain(lab.has_front_proxy().then_some(spec.proxy.name.as_str()))
-        .chain(lab.backends().iter().map(|w| w.name.as_str()));
-    for member in members {
+    for member in lab.members() {
         let name = lab.container_name(member);
         match watch::state(engine, &name).await? {
             Some(ContainerState::Running) => {}

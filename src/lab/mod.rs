@@ -475,6 +475,14 @@ mod tests {
     }
 
     #[test]
+    fn members_are_nodes_web_servers_and_the_front_proxy_when_any() {
+        let seed = load(&shipped("nginx-keepalived.yaml").0).unwrap();
+        assert_eq!(seed.members(), ["nginx_master", "nginx_slave", "proxy"]);
+        let pair = load(&shipped("lb-pair.yaml").0).unwrap();
+        assert_eq!(pair.members(), ["lb1", "lb2", "web1", "web2", "web3"]);
+    }
+
+    #[test]
     fn shipped_labs_load_without_problems() {
         for file in [
             "nginx-keepalived.yaml",
