@@ -106,8 +106,9 @@ fn web_and_lb_faults_on_the_lb_pair_lab() {
         );
         assert_eq!(run.verdict.metrics.failed, 0);
         let removed = removed_within_budget(&run);
-        // fall × inter = 200 ms, plus the check in flight.
-        assert!(removed <= 400 * MS, "kill-web removal {removed} µs");
+        // fall × inter = 200 ms, plus the check in flight (221–364 ms in
+        // bench/lb-pair.sh), plus slack for a loaded machine.
+        assert!(removed <= 700 * MS, "kill-web removal {removed} µs");
         // (but one in flight at the fault)
         assert!(run.verdict.metrics.per_backend["web1"].fault <= 2);
         assert!(
