@@ -1232,6 +1232,19 @@ fn check_budgets(c: &mut Checker, spec: &LabSpec) {
             pool_remove_within,
             observe,
         } = b;
+        // A budget nothing judges must not look like one that passed.
+        if pool_remove_within.is_some()
+            && !matches!(
+                crate::scenario::get(*scenario).expect,
+                crate::scenario::Expect::PoolChange { .. }
+            )
+        {
+            c.push(
+                format!("scenarios.{scenario}.pool_remove_within"),
+                format!("is judged only on a scenario that takes a web server out of the pool; `{scenario}` does not"),
+                "set it under `stop-web`, `kill-web` or `hang-web`, or remove it",
+            );
+        }
         for (name, d) in [
             ("switch_within", switch_within),
             ("pool_remove_within", pool_remove_within),
@@ -1871,6 +1884,20 @@ nodes:
         assert_problem(&p, "scenarios.kill-master.switch_within", "is 0");
         assert_problem(&p, "scenarios.kill-master.observe", "is 0");
         assert_eq!(p.len(), 2, "max_dual_owner: 0s is a real budget: {p:?}");
+    }
+
+    #[test]
+    fn pool_remove_within_only_where_a_web_server_leaves_the_pool() {
+        let p = problems(&lab(
+            &[],
+            "scenarios:\n  kill-master: {pool_remove_within: 2s}\n",
+        ));
+        assert_problem(
+            &p,
+            "scenarios.kill-master.pool_remove_within",
+            "is judged only on a scenario that takes a web server out of the pool",
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
     }
 
     #[test]
