@@ -11,7 +11,6 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::lab::{self, Lab};
-use crate::shipped;
 
 /// One varied setting and its values, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,13 +108,9 @@ pub fn lab_at(text: &str, point: &Point) -> Result<String, SweepError> {
 }
 
 /// The text of the lab `--lab` names, to edit per point: a shipped lab's
-/// from the binary, a file's from disk.
+/// from the binary, a file's from disk with the lab reader's bound.
 pub fn lab_text(arg: &Path) -> anyhow::Result<String> {
-    match shipped::resolve(arg) {
-        shipped::LabSource::Shipped(l) => Ok(l.text.to_string()),
-        shipped::LabSource::File(path) => std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read `{}`", path.display())),
-    }
+    Ok(crate::lab::text(arg)?)
 }
 
 /// Point `point` as its own copy of `base` (whose file is `text`, read
@@ -157,6 +152,29 @@ pub fn show(point: &Point) -> String {
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn the_lab_text_to_edit_is_read_with_the_lab_files_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.yaml");
+        let line = format!("# {}\n", "x".repeat(1023));
+        std::fs::write(
+            &big,
+            line.repeat(crate::lab::MAX_LAB_BYTES as usize / 1024 + 1),
+        )
+        .unwrap();
+        let err = lab_text(&big).unwrap_err();
+        assert!(
+            matches!(
+                err.downcast_ref::<crate::lab::LabError>(),
+                Some(crate::lab::LabError::TooLarge { .. })
+            ),
+            "{err:#}"
+        );
+        assert!(lab_text(Path::new("fast-failover"))
+            .unwrap()
+            .contains("advert_int"));
+    }
 
     #[test]
     fn a_two_by_two_grid_has_four_points_first_axis_slowest() {

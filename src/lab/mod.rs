@@ -149,6 +149,15 @@ fn invalid_message(path: &Path, problems: &[Problem]) -> String {
     out
 }
 
+/// The text of a lab file (read as [`load`] reads it: bounded, UTF-8) or of
+/// a shipped lab, for callers that edit it (sweep and tune copies).
+pub fn text(path: &Path) -> Result<String, LabError> {
+    match crate::shipped::resolve(path) {
+        crate::shipped::LabSource::Shipped(l) => Ok(l.text.to_string()),
+        crate::shipped::LabSource::File(file) => input::read(&file),
+    }
+}
+
 /// Read, parse and validate a lab file.
 pub fn load(path: &Path) -> Result<Lab, LabError> {
     load_with(path, &Overrides::default())
