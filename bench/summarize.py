@@ -79,15 +79,23 @@ def metrics_of(run):
     }
 
 
-def table(args):
-    runs = load_runs(args.dirs)
+def grouped(dirs):
+    """Each (lab, scenario)'s metrics, or None (said on stderr) when no run."""
+    runs = load_runs(dirs)
     if not runs:
-        print(f"no runs under {', '.join(args.dirs)}", file=sys.stderr)
-        return 2
+        print(f"no runs under {', '.join(dirs)}", file=sys.stderr)
+        return None
     groups = {}
     for run in runs:
         lab = os.path.splitext(os.path.basename(run["lab_file"]))[0]
         groups.setdefault((lab, run["scenario"]), []).append(metrics_of(run))
+    return groups
+
+
+def table(args):
+    groups = grouped(args.dirs)
+    if groups is None:
+        return 2
     print(
         "| lab | scenario | runs | pass | switch ms | VRRP takeover ms "
         "| failed | late | worst answer ms | dual owner ms |"
@@ -105,14 +113,9 @@ def table(args):
 
 
 def pool(args):
-    runs = load_runs(args.dirs)
-    if not runs:
-        print(f"no runs under {', '.join(args.dirs)}", file=sys.stderr)
+    groups = grouped(args.dirs)
+    if groups is None:
         return 2
-    groups = {}
-    for run in runs:
-        lab = os.path.splitext(os.path.basename(run["lab_file"]))[0]
-        groups.setdefault((lab, run["scenario"]), []).append(metrics_of(run))
     print(
         "| lab | scenario | runs | pass | out of the pool ms | failed | late "
         "| worst answer ms | switch ms |"
