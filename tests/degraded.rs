@@ -20,15 +20,6 @@ fn fast_lab_file() -> PathBuf {
 }
 
 /// `docker exec CONTAINER sh -c SCRIPT`, its stdout (it must exit 0).
-fn exec(container: &str, script: &str) -> String {
-    let out = Command::new("docker")
-        .args(["exec", container, "sh", "-c", script])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{script}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().unwrap();
     assert!(out.status.success(), "docker {args:?}: {out:?}");
@@ -37,19 +28,7 @@ fn docker(args: &[&str]) -> String {
 
 /// Nothing of any fault is left on the master.
 fn assert_left_nothing(lab: &Lab) {
-    let c = format!("{}-{MASTER}", lab.name);
-    let rules = exec(&c, "iptables -w -S");
-    assert!(!rules.contains("halab-"), "rules left: {rules}");
-    assert_eq!(
-        exec(&c, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us").trim(),
-        "-1",
-        "CPU cap left"
-    );
-    let link = exec(&c, "ip -o link show eth0");
-    assert!(link.contains(",UP,"), "link left down: {link}");
-    let routes = exec(&c, "ip route show default");
-    assert!(routes.starts_with("default via"), "default route gone");
-    assert!(!exec(&c, "tc qdisc show dev eth0").contains("netem"));
+    common::assert_no_fault_left(&format!("{}-{MASTER}", lab.name), "the master");
 }
 
 /// Waits until the master alone holds the VIP and serves.
@@ -148,7 +127,7 @@ fn degraded_faults_on_the_fast_lab_show_their_symptom_and_leave_nothing() {
 
     // This kernel has no netem: refused, with the reason.
     let out = lab.halab(&["chaos", "delay"], &[]);
-    let netem = exec(
+    let netem = common::exec(
         &format!("{}-{MASTER}", lab.name),
         "tc qdisc add dev lo root netem delay 1ms 2>&1 && tc qdisc del dev lo root; true",
     );

@@ -15,6 +15,37 @@ fn container_state(name: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Runs `halab ARGS` in the lab's folder, sends Ctrl-C `settle` after
+/// `in_place` says the fault is there, and returns what it printed and its
+/// exit code.
+fn interrupt_once_in_place(
+    lab: &Lab,
+    args: &[&str],
+    in_place: impl Fn() -> bool,
+    settle: Duration,
+) -> std::process::Output {
+    let mut child = Command::new(common::halab_bin())
+        .args(args)
+        .args(lab.args())
+        .current_dir(lab.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("halab starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !in_place() {
+        assert!(Instant::now() < deadline, "{args:?}: never in place");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{args:?}: ended before the fault"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(settle);
+    common::send_sigint(child.id());
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn ctrl_c_during_a_pause_unpauses_the_master_and_stores_an_aborted_run() {
     if !common::engine_or_skip("ctrl_c_during_a_pause") {
@@ -24,29 +55,13 @@ fn ctrl_c_during_a_pause_unpauses_the_master_and_stores_an_aborted_run() {
     lab.up();
     let master = format!("{}-nginx_master", lab.name);
 
-    let mut args: Vec<String> = vec!["chaos".into(), "pause-master".into()];
-    args.extend(lab.args());
-    let mut child = Command::new(common::halab_bin())
-        .args(&args)
-        .current_dir(lab.dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("halab chaos starts");
-
     // Interrupt once the fault is really in place.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while container_state(&master) != "paused" {
-        assert!(Instant::now() < deadline, "the master was never paused");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "chaos ended before the fault"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    common::send_sigint(child.id());
-    let out = child.wait_with_output().unwrap();
+    let out = interrupt_once_in_place(
+        &lab,
+        &["chaos", "pause-master"],
+        || container_state(&master) == "paused",
+        Duration::from_millis(300),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
 
@@ -83,14 +98,6 @@ fn ctrl_c_during_a_pause_unpauses_the_master_and_stores_an_aborted_run() {
     common::wait_for_page(lab.port, "主机", Duration::from_secs(30)).expect("master back");
 }
 
-fn exec(container: &str, script: &str) -> String {
-    let out = Command::new("docker")
-        .args(["exec", container, "sh", "-c", script])
-        .output()
-        .expect("docker exec runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Ctrl-C while each degraded-network fault is in place (a drop rule, a CPU
 /// cap, a link down) takes it out again: no rule, no cap, the link up with
 /// its default route, and the run stored as aborted.
@@ -106,51 +113,28 @@ fn ctrl_c_during_each_degraded_fault_takes_it_out() {
     );
     lab.up();
     let master = format!("{}-nginx_master", lab.name);
-    let rules = |c: &str| exec(c, "iptables -w -S");
-    let quota = |c: &str| exec(c, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us");
-    let link = |c: &str| exec(c, "ip -o link show eth0");
-    type InPlace = Box<dyn Fn(&str) -> bool>;
+    /// Whether the fault is in place in the master.
+    type InPlace = fn(&str) -> bool;
     let cases: [(&str, &str, InPlace); 3] = [
-        (
-            "vrrp-loss",
-            "loss=0.5",
-            Box::new(move |c| rules(c).contains("halab-vrrp-loss")),
-        ),
-        (
-            "starve-master",
-            "share=0.05",
-            Box::new(move |c| quota(c).trim() != "-1"),
-        ),
-        (
-            "link-flap",
-            "period=2s",
-            Box::new(move |c| !link(c).contains(",UP,")),
-        ),
+        ("vrrp-loss", "loss=0.5", |c| {
+            common::exec(c, "iptables -w -S").contains("halab-vrrp-loss")
+        }),
+        ("starve-master", "share=0.05", |c| {
+            common::exec(c, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us").trim() != "-1"
+        }),
+        ("link-flap", "period=2s", |c| {
+            !common::exec(c, "ip -o link show eth0").contains(",UP,")
+        }),
     ];
     for (i, (scenario, set, in_place)) in cases.iter().enumerate() {
         common::wait_for_page(lab.port, "主机", Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("{scenario}: the master serves first: {e}"));
-        let mut args: Vec<String> = vec!["chaos".into(), scenario.to_string()];
-        args.extend(["--set".into(), set.to_string()]);
-        args.extend(lab.args());
-        let mut child = Command::new(common::halab_bin())
-            .args(&args)
-            .current_dir(lab.dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("halab chaos starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !in_place(&master) {
-            assert!(Instant::now() < deadline, "{scenario}: never in place");
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "{scenario}: chaos ended before the fault"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        common::send_sigint(child.id());
-        let out = child.wait_with_output().unwrap();
+        let out = interrupt_once_in_place(
+            &lab,
+            &["chaos", scenario, "--set", set],
+            || in_place(&master),
+            Duration::ZERO,
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
@@ -160,19 +144,7 @@ fn ctrl_c_during_each_degraded_fault_takes_it_out() {
         );
         assert!(stdout.contains("ABORTED"), "{scenario}: {stdout}");
 
-        let rules = exec(&master, "iptables -w -S");
-        assert!(!rules.contains("halab-"), "{scenario}: rules left: {rules}");
-        assert_eq!(
-            exec(&master, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us").trim(),
-            "-1",
-            "{scenario}: CPU cap left"
-        );
-        let l = exec(&master, "ip -o link show eth0");
-        assert!(l.contains(",UP,"), "{scenario}: link left down: {l}");
-        assert!(
-            exec(&master, "ip route show default").starts_with("default via"),
-            "{scenario}: default route gone"
-        );
+        common::assert_no_fault_left(&master, scenario);
         let runs = std::fs::read_dir(lab.runs_dir()).unwrap().count();
         assert_eq!(runs, i + 1, "{scenario}: one aborted run stored");
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     container_ids, engine_or_skip, free_port, get, labelled_containers, labelled_networks, run_in,
-    wait_for_page, Lab,
+    wait_for_page, Compose, Lab,
 };
 
 fn assert_serves_master(lab: &Lab) {
@@ -246,36 +246,6 @@ fn a_health_check_that_always_fails_makes_up_fail_with_keepalived_s_reason() {
     assert_eq!(labelled_containers("itest-sick").len(), 3);
 }
 
-fn compose(dir: &Path, args: &[&str]) -> std::process::Output {
-    let t = Instant::now();
-    let out = Command::new("docker-compose")
-        .args(["-p", "itest-compose"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("docker-compose runs");
-    eprintln!(
-        "$ docker-compose {} → {:?} in {:.1?}",
-        args.join(" "),
-        out.status.code(),
-        t.elapsed()
-    );
-    out
-}
-
-/// `docker-compose down --rmi all` on drop (the image compose built carries
-/// no halab label), before the lab guard's `halab down --images`.
-struct Compose<'a>(&'a Path);
-
-impl Drop for Compose<'_> {
-    fn drop(&mut self) {
-        let out = compose(self.0, &["down", "--rmi", "all"]);
-        if !out.status.success() {
-            eprintln!("docker-compose down: {out:?}");
-        }
-    }
-}
-
 #[test]
 fn the_rendered_compose_project_serves_the_master_and_switches_when_it_stops() {
     if !engine_or_skip("lab_up::compose") {
@@ -292,8 +262,8 @@ fn the_rendered_compose_project_serves_the_master_and_switches_when_it_stops() {
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(project.join("docker-compose.yml").is_file());
 
-    let _compose = Compose(&project);
-    let out = compose(&project, &["up", "-d"]);
+    let compose = Compose::new("itest-compose", &project);
+    let out = compose.run(&["up", "-d"]);
     assert!(out.status.success(), "{out:?}");
     // Everything compose made carries the lab's label.
     assert_eq!(labelled_containers("itest-compose").len(), 3);
@@ -305,7 +275,7 @@ fn the_rendered_compose_project_serves_the_master_and_switches_when_it_stops() {
     let took = wait_for_page(lab.port, "主机", Duration::from_secs(60)).unwrap();
     eprintln!("compose lab served 主机 {took:.1?} after `up -d` returned");
 
-    let out = compose(&project, &["stop", "nginx_master"]);
+    let out = compose.run(&["stop", "nginx_master"]);
     assert!(out.status.success(), "{out:?}");
     let took = wait_for_page(lab.port, "从机", Duration::from_secs(30)).unwrap();
     eprintln!("从机 served {took:.1?} after the master stopped");

@@ -8,11 +8,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{engine_or_skip, get_url, labelled_containers, labelled_networks, lb_pair_file, Lab};
+use common::{
+    engine_or_skip, get_url, labelled_containers, labelled_networks, lb_pair_file, Compose, Lab,
+};
 
 /// The VIP of lb-pair.yaml (172.24.128.100) moved into `subnet`'s /16.
 fn vip_url(subnet: &str) -> String {
@@ -114,35 +114,6 @@ fn up_reaches_the_steady_state_one_lb_holds_the_vip_every_web_server_in_its_pool
     assert_eq!(labelled_networks("hs-up"), Vec::<String>::new());
 }
 
-fn compose(dir: &Path, args: &[&str]) -> std::process::Output {
-    let t = Instant::now();
-    let out = Command::new("docker-compose")
-        .args(["-p", "hs-compose"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("docker-compose runs");
-    eprintln!(
-        "$ docker-compose {} → {:?} in {:.1?}",
-        args.join(" "),
-        out.status.code(),
-        t.elapsed()
-    );
-    out
-}
-
-/// `docker-compose down --rmi all` on drop, also when the test failed.
-struct Compose<'a>(&'a Path);
-
-impl Drop for Compose<'_> {
-    fn drop(&mut self) {
-        let out = compose(self.0, &["down", "--rmi", "all"]);
-        if !out.status.success() {
-            eprintln!("docker-compose down: {out:?}");
-        }
-    }
-}
-
 #[test]
 fn the_rendered_compose_project_passes_config_and_serves_the_vip_on_its_own() {
     if !engine_or_skip("lb_pair::compose") {
@@ -155,11 +126,11 @@ fn the_rendered_compose_project_passes_config_and_serves_the_vip_on_its_own() {
     let out = lab.halab(&["render"], &["--out", project.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.all());
 
-    let out = compose(&project, &["config", "-q"]);
+    let compose = Compose::new("hs-compose", &project);
+    let out = compose.run(&["config", "-q"]);
     assert!(out.status.success(), "{out:?}");
 
-    let compose_guard = Compose(&project);
-    let out = compose(&project, &["up", "-d"]);
+    let out = compose.run(&["up", "-d"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         labelled_containers("hs-compose").len(),
@@ -198,7 +169,7 @@ fn the_rendered_compose_project_passes_config_and_serves_the_vip_on_its_own() {
         "{got:?} (before: {last:?})"
     );
 
-    drop(compose_guard);
+    drop(compose);
     assert_eq!(labelled_containers("hs-compose"), Vec::<String>::new());
     assert_eq!(labelled_networks("hs-compose"), Vec::<String>::new());
 }

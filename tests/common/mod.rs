@@ -432,3 +432,80 @@ pub fn get_url(url: &str, timeout: Duration) -> Result<(u16, Option<String>, Str
 pub fn lb_pair_file() -> PathBuf {
     repo().join("labs/lb-pair.yaml")
 }
+
+/// A rendered lab's docker-compose project (`docker-compose -p NAME` in its
+/// folder); `down --rmi all` on drop, also when the test failed (the image
+/// compose built carries no halab label), before the lab guard's `halab
+/// down --images`.
+pub struct Compose {
+    pub project: String,
+    pub dir: PathBuf,
+}
+
+impl Compose {
+    pub fn new(project: &str, dir: &Path) -> Compose {
+        Compose {
+            project: project.to_string(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        let t = Instant::now();
+        let out = Command::new("docker-compose")
+            .args(["-p", &self.project])
+            .args(args)
+            .current_dir(&self.dir)
+            .output()
+            .expect("docker-compose runs");
+        eprintln!(
+            "$ docker-compose {} → {:?} in {:.1?}",
+            args.join(" "),
+            out.status.code(),
+            t.elapsed()
+        );
+        out
+    }
+}
+
+impl Drop for Compose {
+    fn drop(&mut self) {
+        let out = self.run(&["down", "--rmi", "all"]);
+        if !out.status.success() {
+            eprintln!("docker-compose down: {out:?}");
+        }
+    }
+}
+
+/// `sh -c SCRIPT` in a container; its stdout (the script must succeed).
+pub fn exec(container: &str, script: &str) -> String {
+    let out = Command::new("docker")
+        .args(["exec", container, "sh", "-c", script])
+        .output()
+        .expect("docker exec runs");
+    assert!(out.status.success(), "{script}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Nothing of any degraded-network fault is left in `container`: no halab
+/// firewall rule, no CPU cap, its link up with its default route, no netem.
+pub fn assert_no_fault_left(container: &str, what: &str) {
+    let rules = exec(container, "iptables -w -S");
+    assert!(!rules.contains("halab-"), "{what}: rules left: {rules}");
+    assert_eq!(
+        exec(container, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us").trim(),
+        "-1",
+        "{what}: CPU cap left"
+    );
+    let link = exec(container, "ip -o link show eth0");
+    assert!(link.contains(",UP,"), "{what}: link left down: {link}");
+    let routes = exec(container, "ip route show default");
+    assert!(
+        routes.starts_with("default via"),
+        "{what}: default route gone"
+    );
+    assert!(
+        !exec(container, "tc qdisc show dev eth0").contains("netem"),
+        "{what}: netem left"
+    );
+}
