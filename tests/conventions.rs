@@ -297,11 +297,17 @@ fn every_user_facing_error_without_an_engine_is_locked_whole() {
     )
     .unwrap();
     std::fs::write(dir.path().join("good.yaml"), &good).unwrap();
+    std::fs::write(
+        dir.path().join("stray-budget.yaml"),
+        format!("{good}\nscenarios:\n  kill-master: {{pool_remove_within: 2s}}\n"),
+    )
+    .unwrap();
     std::fs::create_dir(dir.path().join("runs")).unwrap();
     let cases: &[&[&str]] = &[
         &["render", "--lab", "nope.yaml"],
         &["render", "--lab", "broken.yaml"],
         &["validate", "--lab", "invalid.yaml"],
+        &["validate", "--lab", "stray-budget.yaml"],
         &["up", "--subnet", "8.8.0.0/16"],
         &["up", "--name", "../x"],
         &["status"],
