@@ -216,7 +216,7 @@ Exit codes: 0 a candidate qualified (printed, and written with --out), 1 none di
         #[arg(long, value_name = "DIR", default_value = ".halab/runs")]
         runs_dir: PathBuf,
     },
-    /// Inject one fault, watch port 8000, heal, and judge the switch.
+    /// Inject one fault, watch what clients see (the published port, or the VIP of an lb-pair lab), heal, and judge.
     // The scenario list comes from the catalogue, like everything else a
     // scenario means.
     #[command(long_about = crate::scenario::chaos_help(), after_help = "Examples:

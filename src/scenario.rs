@@ -1274,7 +1274,7 @@ pub fn chaos_help() -> String {
         .max()
         .unwrap_or(0);
     let mut out = String::from(
-        "Inject one fault, watch port 8000, heal, and judge the switch.\n\nScenarios:\n",
+        "Inject one fault, watch what clients see (the published port, or the VIP of an lb-pair lab), heal, and judge.\n\nScenarios:\n",
     );
     for s in &CATALOGUE {
         let only = match shape_column(s.shapes) {
