@@ -129,6 +129,15 @@ impl FakeEngine {
             .push((prefix.to_string(), Failure::new(Some(500), message)));
     }
 
+    /// Like [`FakeEngine::fail`], with the HTTP status the engine answers.
+    pub fn fail_status(&self, prefix: &str, status: u16, message: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .failing
+            .push((prefix.to_string(), Failure::new(Some(status), message)));
+    }
+
     pub fn set_exec(&self, handler: impl Fn(&str, &[&str]) -> ExecOutput + Send + Sync + 'static) {
         *self.exec.lock().unwrap() = Some(Arc::new(handler));
     }

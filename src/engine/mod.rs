@@ -314,6 +314,14 @@ impl EngineError {
     pub fn is_not_found(&self) -> bool {
         self.failure().status == Some(404)
     }
+
+    /// Someone else (the engine's image builder, another `down`) is already
+    /// removing the object: HTTP 409 "removal of container … is already in
+    /// progress".
+    pub fn is_being_removed(&self) -> bool {
+        let f = self.failure();
+        f.status == Some(409) && f.message.contains("already in progress")
+    }
 }
 
 /// halab's operations on a container engine.

@@ -62,9 +62,11 @@ pub async fn down(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Labels;
     use crate::lab::DEFAULT_BASE_IMAGE;
     use crate::lifecycle::testkit::*;
     use crate::lifecycle::{container_specs, up};
+    use std::time::Duration;
 
     #[tokio::test]
     async fn down_selects_by_lab_label_only() {
@@ -95,5 +97,45 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
+    }
+
+    /// A build container of the lab's image (it carries the image's labels)
+    /// that the engine's builder is removing when `down` runs, as when
+    /// Ctrl-C lands during a build: `down` waits for it, it does not fail.
+    #[tokio::test(start_paused = true)]
+    async fn down_waits_for_a_removal_the_engine_has_in_progress() {
+        let lab = lab_on(free_port());
+        let e = std::sync::Arc::new(crate::engine::FakeEngine::new());
+        let mut build = container_specs(&lab, DEFAULT_BASE_IMAGE)[0].clone();
+        build.name = "quizzical_bartik".into();
+        e.add_image(DEFAULT_BASE_IMAGE, Labels::new());
+        e.add_network(
+            &build.network,
+            "10.231.0.0/16".parse().unwrap(),
+            Labels::new(),
+        );
+        e.create_container(&build).await.unwrap();
+        e.fail_status(
+            "remove quizzical_bartik",
+            409,
+            "removal of container quizzical_bartik is already in progress",
+        );
+        let builder = {
+            let e = e.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                e.vanish("quizzical_bartik");
+            })
+        };
+        let r = down(e.as_ref(), lab.name(), false).await.unwrap();
+        assert_eq!(r.containers, vec!["quizzical_bartik"]);
+        builder.await.unwrap();
+
+        // One that never goes: the engine's answer, after a bounded wait.
+        e.create_container(&build).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let err = down(e.as_ref(), lab.name(), false).await.unwrap_err();
+        assert!(started.elapsed() >= Duration::from_secs(10));
+        assert!(err.to_string().contains("quizzical_bartik"), "{err}");
     }
 }

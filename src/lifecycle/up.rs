@@ -360,10 +360,26 @@ async fn bring_up(
 
 pub(super) async fn remove_quietly(engine: &dyn Engine, name: &str) -> Result<(), EngineError> {
     match engine.remove(name, true).await {
+        // A label selector also finds the engine's own short-lived build
+        // containers (they inherit the lab image's labels), which the
+        // builder removes itself: wait for that rather than fail on it.
+        Err(e) if e.is_being_removed() => {
+            const POLL: Duration = Duration::from_millis(100);
+            for _ in 0..REMOVAL_WAIT.as_millis() / POLL.as_millis() {
+                tokio::time::sleep(POLL).await;
+                if engine.run_state(name).await?.is_none() {
+                    return Ok(());
+                }
+            }
+            Err(e)
+        }
         Err(e) if !e.is_not_found() => Err(e),
         _ => Ok(()),
     }
 }
+
+/// How long a removal someone else started may take before `down` gives up.
+const REMOVAL_WAIT: Duration = Duration::from_secs(10);
 
 /// What one `up` created, so that a failure part-way can take it back.
 #[derive(Debug, Default)]
