@@ -429,10 +429,13 @@ async fn up_cmd(
         }
         _ => {}
     }
+    let flags = match args.to_repeat() {
+        f if f.is_empty() => f,
+        f => format!(" {f}"),
+    };
     print(format!(
-        "  next: `halab status`, `halab chaos {}`, `halab down` (add --lab {} for this lab)",
+        "  next: `halab status{flags}`, `halab chaos {}{flags}`, `halab down{flags}`",
         crate::scenario::first_to_try(lab.shape()),
-        lab.source().display()
     ))?;
     Ok(Outcome::Success)
 }

@@ -1,6 +1,6 @@
 //! The command line: every verb and flag, with its help text beside it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -381,6 +381,25 @@ impl RunArgs {
 }
 
 impl LabArgs {
+    /// The flags the next command needs to find this same lab: empty for
+    /// the default lab under its own name.
+    pub fn to_repeat(&self) -> String {
+        let mut flags = Vec::new();
+        if self.lab != Path::new(DEFAULT_LAB) {
+            flags.push(format!("--lab {}", self.lab.display()));
+        }
+        if let Some(name) = &self.name {
+            flags.push(format!("--name {name}"));
+        }
+        if let Some(port) = self.port {
+            flags.push(format!("--port {port}"));
+        }
+        if let Some(subnet) = self.subnet {
+            flags.push(format!("--subnet {subnet}"));
+        }
+        flags.join(" ")
+    }
+
     pub fn overrides(&self) -> Overrides {
         Overrides {
             name: self.name.clone(),
@@ -462,6 +481,23 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn up_names_the_flags_the_next_command_needs_and_no_more() {
+        let flags = |argv: &[&str]| {
+            let cli = Cli::try_parse_from([&["halab", "up"], argv].concat()).unwrap();
+            let Command::Up { lab, .. } = cli.command else {
+                panic!("not up")
+            };
+            lab.to_repeat()
+        };
+        assert_eq!(flags(&[]), "");
+        assert_eq!(
+            flags(&["--lab", "lb-pair", "--name", "x", "--port", "9000"]),
+            "--lab lb-pair --name x --port 9000"
+        );
+        assert_eq!(flags(&["--subnet", "10.9.0.0/16"]), "--subnet 10.9.0.0/16");
     }
 
     #[test]
