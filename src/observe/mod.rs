@@ -245,7 +245,10 @@ impl fmt::Display for Diagnosis {
                 }
             }
         }
-        write!(f, "\n    {} answered: {}", self.url, self.answer)
+        match self.answer.error {
+            Some(_) => write!(f, "\n    {} gave {}", self.url, self.answer),
+            None => write!(f, "\n    {} answered: {}", self.url, self.answer),
+        }
     }
 }
 

@@ -87,7 +87,7 @@ pub async fn fetch(lab: &Lab, timeout: Duration) -> ProxyAnswer {
         Err(e) => return ProxyAnswer::failed(e.to_string()),
     };
     match client.get(url(lab)).send().await {
-        Err(e) => ProxyAnswer::failed(crate::ui::one_line(&e)),
+        Err(e) => ProxyAnswer::failed(why_no_answer(&e, timeout)),
         Ok(resp) => {
             let status = resp.status().as_u16();
             let lb = resp
@@ -98,6 +98,27 @@ pub async fn fetch(lab: &Lab, timeout: Duration) -> ProxyAnswer {
             let body = resp.text().await.unwrap_or_default();
             ProxyAnswer::of(status, lb.as_deref(), &body, &Credit::of_lab(lab))
         }
+    }
+}
+
+/// Why a request got no answer, in a person's words: reqwest's chain
+/// ("error sending request for url (…): client error (Connect): tcp connect
+/// error: Connection refused (os error 111)") says it four times.
+fn why_no_answer(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        return format!("nothing within {}", humantime::format_duration(timeout));
+    }
+    let mut root: &dyn std::error::Error = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    use std::io::ErrorKind as K;
+    match root.downcast_ref::<std::io::Error>().map(|io| io.kind()) {
+        Some(K::ConnectionRefused) => "connection refused".into(),
+        Some(K::ConnectionReset) => "connection reset".into(),
+        Some(K::TimedOut) => "connect timed out".into(),
+        Some(K::UnexpectedEof) => "connection closed before an answer".into(),
+        _ => crate::ui::one_line(e),
     }
 }
 
@@ -161,6 +182,17 @@ mod tests {
         assert_eq!(ProxyAnswer::default().to_string(), "nothing");
     }
 
+    fn seed_on(port: u16) -> Lab {
+        crate::lab::load_with(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/nginx-keepalived.yaml"),
+            &crate::lab::Overrides {
+                port: Some(port),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn a_closed_port_is_no_answer_with_its_reason() {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -168,17 +200,19 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let lab = crate::lab::load_with(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/nginx-keepalived.yaml"),
-            &crate::lab::Overrides {
-                port: Some(port),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let lab = seed_on(port);
         let a = fetch(&lab, Duration::from_secs(1)).await;
         assert_eq!(a.status, None);
-        let e = a.error.unwrap();
-        assert!(e.contains("onnection refused"), "{e}");
+        assert_eq!(a.error.as_deref(), Some("connection refused"));
+    }
+
+    #[tokio::test]
+    async fn a_port_that_accepts_and_never_answers_is_nothing_within_the_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let lab = seed_on(port);
+        let a = fetch(&lab, Duration::from_millis(200)).await;
+        assert_eq!(a.to_string(), "no answer (nothing within 200ms)");
+        drop(listener);
     }
 }

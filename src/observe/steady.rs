@@ -276,6 +276,9 @@ pub fn assess_with_pool(
             Some(s) if ok => format!("the port answers {s}'s page"),
             Some(s) if pair => format!("the VIP does not answer through {s}: {answer}"),
             Some(s) => format!("the port does not answer {s}'s page: {answer}"),
+            None if answer.error.is_some() => {
+                format!("the port gave {answer}, and no single node holds the VIP")
+            }
             None => format!("the port answered {answer}, but no single node holds the VIP"),
         },
     });
