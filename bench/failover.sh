@@ -34,45 +34,16 @@ if [ -z "${HALAB:-}" ]; then
 fi
 halab=$HALAB
 mkdir -p "$out/runs"
-errors=0
-current=""
-
-# Images too: a bench leaves nothing behind.
-cleanup() { [ -z "$current" ] || "$halab" down -q --images --name "$current" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-harness() {
-  echo "failover.sh: $*" >&2
-  errors=$((errors + 1))
-}
+bench=failover.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%MZ)
 echo "runs stored in $out/runs (\`halab report --all --runs-dir $out/runs\`)" >&2
 
 for lab in "${labs[@]}"; do
-  current="bench-fo-$(basename "$lab" .yaml)"
-  args=(--lab "$lab" --name "$current" --port "$port" --subnet "10.$net.0.0/16")
-  port=$((port + 1))
-  net=$((net + 1))
-  cleanup
-  if ! timeout 180 "$halab" up -q "${args[@]}" >"$out/up-$current.log" 2>&1; then
-    harness "$lab did not come up (see $out/up-$current.log)"
-    continue
-  fi
-  for scenario in "${scenarios[@]}"; do
-    for i in $(seq "$runs"); do
-      echo "  $lab $scenario $i/$runs" >&2
-      rc=0
-      timeout 300 "$halab" chaos -q "$scenario" "${args[@]}" --runs-dir "$out/runs" \
-        >>"$out/chaos-$current.log" 2>&1 || rc=$?
-      # 0 = every budget met, 1 = a budget missed: both are measurements.
-      if [ "$rc" -gt 1 ]; then
-        harness "$lab $scenario run $i: halab chaos exited $rc (see $out/chaos-$current.log)"
-      fi
-    done
-  done
-  cleanup
-  current=""
+  bench_lab "$lab" "bench-fo-$(basename "$lab" .yaml)" "${scenarios[@]}"
 done
 
 echo "## Failover ($runs runs per lab and scenario; times in ms; median (min–max))"

@@ -30,55 +30,21 @@ if [ -z "${HALAB:-}" ]; then
 fi
 halab=$HALAB
 mkdir -p "$out/runs"
-errors=0
-current=""
+bench=lb-pair.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 # The layer-4 variant: the same lab, its web servers checked by a connect.
 l4="$out/lb-pair-l4.yaml"
 sed 's/check: { kind: http,/check: { kind: tcp,/' labs/lb-pair.yaml >"$l4"
 grep -q 'kind: tcp,' "$l4" || { echo "lb-pair.sh: could not write the layer-4 variant" >&2; exit 2; }
 
-cleanup() { [ -z "$current" ] || "$halab" down -q --images --name "$current" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-harness() {
-  echo "lb-pair.sh: $*" >&2
-  errors=$((errors + 1))
-}
-
 started=$(date -u +%Y-%m-%dT%H:%MZ)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "runs stored in $out/runs (\`halab report --all --runs-dir $out/runs\`)" >&2
 
-bench_lab() {
-  local lab=$1 name=$2
-  shift 2
-  current="$prefix-$name"
-  local args=(--lab "$lab" --name "$current" --port "$port" --subnet "10.$net.0.0/16")
-  port=$((port + 1))
-  net=$((net + 1))
-  cleanup
-  if ! timeout 180 "$halab" up -q "${args[@]}" >"$out/up-$current.log" 2>&1; then
-    harness "$lab did not come up (see $out/up-$current.log)"
-    current=""
-    return
-  fi
-  for scenario in "$@"; do
-    for i in $(seq "$runs"); do
-      echo "  $name $scenario $i/$runs" >&2
-      rc=0
-      timeout 300 "$halab" chaos -q "$scenario" "${args[@]}" --runs-dir "$out/runs" \
-        >>"$out/chaos-$current.log" 2>&1 || rc=$?
-      if [ "$rc" -gt 1 ]; then
-        harness "$name $scenario run $i: halab chaos exited $rc (see $out/chaos-$current.log)"
-      fi
-    done
-  done
-  cleanup
-  current=""
-}
-
-bench_lab labs/lb-pair.yaml l7 kill-web hang-web kill-lb-master
-bench_lab "$l4" l4 kill-web hang-web
+bench_lab labs/lb-pair.yaml "$prefix-l7" kill-web hang-web kill-lb-master
+bench_lab "$l4" "$prefix-l4" kill-web hang-web
 
 echo "## lb-pair ($runs runs per lab and scenario; times in ms; median (min–max))"
 echo
