@@ -1041,10 +1041,15 @@ async fn tune_cmd(args: &LabArgs, opts: &TuneOptions, quiet: bool) -> Result<Out
         path: out.clone(),
         source,
     })?;
+    // The same name, port and subnet as this search, on the tuned file.
+    let tuned = LabArgs {
+        lab: out.clone(),
+        ..args.clone()
+    };
     print(format!(
-        "wrote {}\n  next: `halab test --up --lab {}`",
+        "wrote {}\n  next: `halab test --up {}`",
         out.display(),
-        out.display()
+        tuned.to_repeat()
     ))?;
     Ok(Outcome::Success)
 }

@@ -478,16 +478,22 @@ pub struct Why<'a> {
 impl Why<'_> {
     fn comment(&self) -> String {
         let (b, c) = (&self.before, &self.chosen);
-        let mut out = format!(
-            "# Tuned by `halab tune` on {} from {}; it changed:\n",
-            self.when, self.source
-        );
         let rows = [
             (ADVERT, show(b.advert), show(c.advert)),
             (CONNECT, show(b.connect), show(c.connect)),
             (SERVER, show(b.server), show(c.server)),
             (RETRIES, b.retries.to_string(), c.retries.to_string()),
         ];
+        // "It changed" over four unchanged rows would read as a contradiction.
+        let what = if rows.iter().all(|(_, from, to)| from == to) {
+            "it changed nothing: the lab's own settings qualified"
+        } else {
+            "it changed"
+        };
+        let mut out = format!(
+            "# Tuned by `halab tune` on {} from {}; {what}:\n",
+            self.when, self.source
+        );
         for (key, from, to) in rows {
             if from == to {
                 out.push_str(&format!("#   {key}: {to} (unchanged)\n"));
@@ -880,6 +886,21 @@ mod tests {
         let tuned = crate::lab::Lab::from_yaml(&out, Path::new("t.yaml")).unwrap();
         assert_eq!(Settings::of(tuned.spec()), tried[1]);
         insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn a_lab_already_at_the_chosen_settings_is_said_to_be_unchanged() {
+        let text = fast_lab();
+        let lab = crate::lab::Lab::from_yaml(&text, Path::new("f.yaml")).unwrap();
+        let own = Settings::of(lab.spec());
+        let head = why(own, own, &[own]).comment();
+        let first = head.lines().next().unwrap();
+        assert_eq!(
+            first,
+            "# Tuned by `halab tune` on 2026-11-27T14:40:00Z from labs/fast-failover.yaml; \
+             it changed nothing: the lab's own settings qualified:"
+        );
+        assert_eq!(head.matches("(unchanged)").count(), 4, "{head}");
     }
 
     #[test]
