@@ -1433,6 +1433,21 @@ mod tests {
             l4.contains("    server web3 172.24.128.13:80 check inter 100 rise 2 fall 2\n"),
             "{l4}"
         );
+        // Web servers on another port: HAProxy dials it, nginx listens on it.
+        let other = pair_with(|t| t.replace("\n  port: 80\n", "\n  port: 8080\n"));
+        let r = render(&other, None).unwrap();
+        let cfg = file(&r, "nodes/lb2/haproxy.cfg");
+        assert!(
+            cfg.contains("    server web2 172.24.128.12:8080 check inter 100 rise 2 fall 2\n"),
+            "{cfg}"
+        );
+        assert!(file(&r, "entrypoint.sh").contains(
+            "sed -i 's/\\b80 default_server/8080 default_server/' /etc/nginx/sites-enabled/default"
+        ));
+        assert!(
+            !file(&render(&pair_with(|t| t), None).unwrap(), "entrypoint.sh")
+                .contains("default_server/")
+        );
     }
 
     #[test]
