@@ -393,6 +393,10 @@ async fn up_cmd(
     let report = tokio::select! {
         r = lifecycle::up(engine.as_ref(), &lab, &rendered, &opts) => r?,
         _ = tokio::signal::ctrl_c() => {
+            if fresh && !quiet {
+                // An image build under way takes seconds to wind down.
+                eprintln!("interrupted: taking back what this `up` made…");
+            }
             return Err(interrupted_up(engine.as_ref(), lab.name(), fresh).await.into())
         }
     };
@@ -498,10 +502,7 @@ async fn interrupted_up(engine: &dyn Engine, name: &str, fresh: bool) -> Command
     let removed = lifecycle::down(engine, name, false).await;
     // A create the engine finished after the call was dropped is caught by
     // looking again.
-    let left = engine
-        .list_containers(&crate::engine::lab_selector(name))
-        .await
-        .map(|cs| cs.into_iter().map(|c| c.name).collect::<Vec<_>>());
+    let left = lifecycle::left_behind(engine, name).await;
     match (removed, left) {
         (Ok(r), Ok(left)) if left.is_empty() => CommandError::InterruptedUp {
             lab: name.into(),

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::{
     BuildOutput, Engine, EngineError, ImageInfo, Labels, LABEL_HASH, LABEL_LAB, LABEL_LAB_FILE,
-    LABEL_ROLE,
+    LABEL_ROLE, ROLE_BASE, ROLE_IMAGE,
 };
 use crate::lab::{Lab, DEFAULT_BASE_IMAGE};
 use crate::render::Rendered;
@@ -122,7 +122,7 @@ pub async fn ensure_base(
     ));
     bootstrap(&mmdebstrap, &tarball, base).await?;
     log(&format!("importing {} into the engine", tarball.display()));
-    let labels = Labels::from([(LABEL_ROLE.to_string(), "base".to_string())]);
+    let labels = Labels::from([(LABEL_ROLE.to_string(), ROLE_BASE.to_string())]);
     Ok(engine.import_image(&tarball, base, &labels).await?)
 }
 
@@ -226,7 +226,7 @@ pub fn build_context(rendered: &Rendered) -> Result<Vec<u8>, ImageError> {
 pub fn lab_image_labels(lab: &Lab, hash: &str) -> Labels {
     Labels::from([
         (LABEL_LAB.to_string(), lab.name().to_string()),
-        (LABEL_ROLE.to_string(), "image".to_string()),
+        (LABEL_ROLE.to_string(), ROLE_IMAGE.to_string()),
         (LABEL_HASH.to_string(), hash.to_string()),
         (
             LABEL_LAB_FILE.to_string(),

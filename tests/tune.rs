@@ -145,8 +145,9 @@ fn ctrl_c_during_tune_removes_the_copy_it_made() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
-    assert!(
-        common::labelled_containers(copy).is_empty(),
+    assert_eq!(
+        common::containers_left(copy),
+        Vec::<String>::new(),
         "the copy was left: {stderr}"
     );
     assert!(common::labelled_networks(copy).is_empty());

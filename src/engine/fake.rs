@@ -261,17 +261,31 @@ impl FakeEngine {
     }
 
     pub fn add_image(&self, tag: &str, labels: Labels) {
+        self.insert_image(Some(tag), labels);
+    }
+
+    /// Keyed by its tag, or by its id when it has none; returns the id.
+    fn insert_image(&self, tag: Option<&str>, labels: Labels) -> String {
         let mut s = self.state.lock().unwrap();
         s.next_id += 1;
         let id = format!("sha256:{:064}", s.next_id);
+        // "<none>:<none>" is what API 1.41 lists for an untagged image.
+        let tags = vec![tag.unwrap_or("<none>:<none>").to_string()];
+        let key = tag.map_or(id.clone(), str::to_string);
         s.images.insert(
-            tag.to_string(),
+            key,
             ImageInfo {
-                id,
-                tags: vec![tag.to_string()],
+                id: id.clone(),
+                tags,
                 labels,
             },
         );
+        id
+    }
+
+    /// An image with no tag (as an interrupted build leaves); returns its id.
+    pub fn add_untagged_image(&self, labels: Labels) -> String {
+        self.insert_image(None, labels)
     }
 
     pub fn container(&self, name: &str) -> Option<FakeContainer> {

@@ -29,6 +29,10 @@ pub const LABEL_NODE: &str = "halab.node";
 pub const LABEL_LAB_FILE: &str = "halab.lab-file";
 pub const LABEL_HASH: &str = "halab.hash";
 
+/// `halab.role` of halab's own images: the base, and each lab's image.
+pub const ROLE_BASE: &str = "base";
+pub const ROLE_IMAGE: &str = "image";
+
 pub type Labels = BTreeMap<String, String>;
 
 /// `{halab.lab: <lab>}`: the only selector clean-up uses.
@@ -82,6 +86,18 @@ pub struct ContainerInfo {
     pub labels: Labels,
     /// First IPv4 address on any network (halab containers have one).
     pub ip: Option<Ipv4Addr>,
+}
+
+impl ContainerInfo {
+    /// One of the short-lived containers the engine's image builder makes
+    /// while it builds a lab image: they carry the images' labels (the
+    /// lab's name among them, a role of an image), and the builder removes
+    /// them itself.
+    pub fn is_build_step(&self) -> bool {
+        self.labels
+            .get(LABEL_ROLE)
+            .is_some_and(|r| r == ROLE_BASE || r == ROLE_IMAGE)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

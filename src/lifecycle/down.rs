@@ -1,11 +1,14 @@
 //! `down`: everything labelled with the lab's name goes, and nothing else.
 
+use std::time::Duration;
+
 use futures_util::future::join_all;
 use serde::Serialize;
+use tokio::time::Instant;
 
 use super::up::remove_quietly;
 use super::LifecycleError;
-use crate::engine::{lab_selector, Engine};
+use crate::engine::{lab_selector, Engine, ImageInfo};
 
 /// What `down` removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -24,6 +27,12 @@ impl DownReport {
 
 /// Remove every container and network labelled `halab.lab=<lab>` (and its
 /// images with `images`; never the base). Nothing there is success.
+///
+/// An image build under way for the lab (Ctrl-C during `up`) is waited out:
+/// the engine's builder finishes the step it is on after its client has
+/// gone (measured: a layer committed a second later), each step in a
+/// container carrying the lab's label. Its untagged layers go too, with or
+/// without `images`: `up` finds images by tag only, so nothing reuses them.
 pub async fn down(
     engine: &dyn Engine,
     lab: &str,
@@ -34,12 +43,19 @@ pub async fn down(
         lab: lab.to_string(),
         ..Default::default()
     };
+    let (steps, members): (Vec<_>, Vec<_>) = engine
+        .list_containers(&sel)
+        .await?
+        .into_iter()
+        .partition(|c| c.is_build_step());
     // All at once: each removal is a stop and a delete in the engine.
-    let containers = engine.list_containers(&sel).await?;
-    let removed = join_all(containers.iter().map(|c| remove_quietly(engine, &c.name))).await;
-    for (c, r) in containers.into_iter().zip(removed) {
+    let removed = join_all(members.iter().map(|c| remove_quietly(engine, &c.name))).await;
+    for (c, r) in members.into_iter().zip(removed) {
         r?;
         report.containers.push(c.name);
+    }
+    if !steps.is_empty() {
+        report.images = wait_out_build(engine, lab).await?;
     }
     for n in engine.list_networks(&sel).await? {
         match engine.remove_network(&n.name).await {
@@ -47,16 +63,84 @@ pub async fn down(
             _ => report.networks.push(n.name),
         }
     }
-    if images {
-        for i in engine.list_images(&sel).await? {
-            let name = i.tags.first().cloned().unwrap_or(i.id.clone());
-            match engine.remove_image(&i.id, true).await {
-                Err(e) if !e.is_not_found() => return Err(e.into()),
-                _ => report.images.push(name),
-            }
+    for i in engine.list_images(&sel).await? {
+        if images || i.tags.iter().all(|t| t == UNTAGGED) {
+            report.images.push(remove_image(engine, &i).await?);
         }
     }
     Ok(report)
+}
+
+/// How Docker's API (1.41) lists an image without a tag.
+const UNTAGGED: &str = "<none>:<none>";
+/// The builder counts as stopped once it made no step for the lab this long.
+const BUILD_QUIET: Duration = Duration::from_secs(3);
+/// At most this long is waited for it.
+const BUILD_WAIT: Duration = Duration::from_secs(15);
+
+/// Remove the builder's step containers and untagged layers for `lab` as
+/// they come until none came for [`BUILD_QUIET`] (at most [`BUILD_WAIT`]):
+/// a layer can be committed after its step's container is gone. Returns
+/// the layers removed.
+async fn wait_out_build(engine: &dyn Engine, lab: &str) -> Result<Vec<String>, LifecycleError> {
+    let sel = lab_selector(lab);
+    let start = Instant::now();
+    let mut quiet_since = Instant::now();
+    let mut layers = Vec::new();
+    while quiet_since.elapsed() < BUILD_QUIET && start.elapsed() < BUILD_WAIT {
+        let steps: Vec<_> = engine
+            .list_containers(&sel)
+            .await?
+            .into_iter()
+            .filter(|c| c.is_build_step())
+            .collect();
+        let untagged: Vec<_> = engine
+            .list_images(&sel)
+            .await?
+            .into_iter()
+            .filter(|i| i.tags.iter().all(|t| t == UNTAGGED))
+            .collect();
+        if !steps.is_empty() || !untagged.is_empty() {
+            quiet_since = Instant::now();
+        }
+        for s in steps {
+            remove_quietly(engine, &s.name).await?;
+        }
+        for i in untagged {
+            layers.push(remove_image(engine, &i).await?);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(layers)
+}
+
+/// Remove `image` (gone already is fine); returns how to name it.
+async fn remove_image(engine: &dyn Engine, image: &ImageInfo) -> Result<String, LifecycleError> {
+    let name = match image.tags.iter().find(|t| *t != UNTAGGED) {
+        Some(t) => t.clone(),
+        None => format!("{} (untagged)", short_id(&image.id)),
+    };
+    match engine.remove_image(&image.id, true).await {
+        Err(e) if !e.is_not_found() => Err(e.into()),
+        _ => Ok(name),
+    }
+}
+
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..12.min(hex.len())]
+}
+
+/// The lab's containers still in the engine, but for the image builder's
+/// own (an interrupted build's go by themselves).
+pub async fn left_behind(engine: &dyn Engine, lab: &str) -> Result<Vec<String>, LifecycleError> {
+    Ok(engine
+        .list_containers(&lab_selector(lab))
+        .await?
+        .into_iter()
+        .filter(|c| !c.is_build_step())
+        .map(|c| c.name)
+        .collect())
 }
 
 #[cfg(test)]
@@ -137,5 +221,81 @@ mod tests {
         let err = down(e.as_ref(), lab.name(), false).await.unwrap_err();
         assert!(started.elapsed() >= Duration::from_secs(10));
         assert!(err.to_string().contains("quizzical_bartik"), "{err}");
+    }
+
+    /// Ctrl-C during a build: the builder makes one more step and commits
+    /// one more layer after `down` began; both go, the lab's tagged image
+    /// stays (no `--images`), and no build step is reported as the lab's.
+    #[tokio::test(start_paused = true)]
+    async fn down_waits_out_an_interrupted_build_and_removes_its_untagged_layers() {
+        let lab = lab_on(free_port());
+        let e = std::sync::Arc::new(crate::engine::FakeEngine::new());
+        e.add_image(DEFAULT_BASE_IMAGE, Labels::new());
+        let member = container_specs(&lab, DEFAULT_BASE_IMAGE)[0].clone();
+        e.add_network(
+            &member.network,
+            "10.231.0.0/16".parse().unwrap(),
+            lab_selector(lab.name()),
+        );
+        e.add_image("halab-nginx-keepalived:abc", lab_selector(lab.name()));
+        let step = |name: &str| {
+            let mut s = member.clone();
+            s.name = name.into();
+            s.labels
+                .insert(crate::engine::LABEL_ROLE.into(), "base".into());
+            s
+        };
+        e.create_container(&member).await.unwrap();
+        e.create_container(&step("sleepy_johnson")).await.unwrap();
+        let builder = {
+            let (e, next) = (e.clone(), step("zen_gould"));
+            let lab = lab.name().to_string();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                e.create_container(&next).await.unwrap();
+                e.add_untagged_image(lab_selector(&lab));
+            })
+        };
+        let started = tokio::time::Instant::now();
+        let r = down(e.as_ref(), lab.name(), false).await.unwrap();
+        builder.await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(600) + BUILD_QUIET);
+        assert_eq!(r.containers, vec![member.name.clone()]);
+        assert_eq!(r.images.len(), 1, "{r:?}");
+        assert!(r.images[0].ends_with(" (untagged)"), "{r:?}");
+        assert!(e.container("zen_gould").is_none());
+        assert!(e.container("sleepy_johnson").is_none());
+        assert_eq!(
+            e.image_tags(),
+            vec![DEFAULT_BASE_IMAGE, "halab-nginx-keepalived:abc"]
+        );
+    }
+
+    /// After an interrupted `up`, a build step still going is not a
+    /// container the interrupt left behind; a lab member is.
+    #[tokio::test]
+    async fn the_builder_s_containers_are_not_left_behind_a_member_is() {
+        let lab = lab_on(free_port());
+        let e = crate::engine::FakeEngine::new();
+        e.add_image(DEFAULT_BASE_IMAGE, Labels::new());
+        let member = container_specs(&lab, DEFAULT_BASE_IMAGE)[0].clone();
+        e.add_network(
+            &member.network,
+            "10.231.0.0/16".parse().unwrap(),
+            Labels::new(),
+        );
+        for (name, role) in [("zen_gould", "base"), ("recursing_gould", "image")] {
+            let mut step = member.clone();
+            step.name = name.into();
+            step.labels
+                .insert(crate::engine::LABEL_ROLE.into(), role.into());
+            e.create_container(&step).await.unwrap();
+        }
+        assert!(left_behind(&e, lab.name()).await.unwrap().is_empty());
+        e.create_container(&member).await.unwrap();
+        assert_eq!(
+            left_behind(&e, lab.name()).await.unwrap(),
+            vec![member.name.clone()]
+        );
     }
 }

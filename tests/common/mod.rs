@@ -316,6 +316,36 @@ pub fn labelled_containers(lab: &str) -> Vec<String> {
     ])
 }
 
+/// [`labelled_containers`] once those an interrupted image build still had
+/// (build steps carry the lab's label; the engine's builder removes them
+/// moments later) are gone: waits up to 10 s.
+pub fn containers_left(lab: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = labelled_containers(lab);
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Images (layers included) labelled `halab.lab=<lab>` that have no tag:
+/// what an interrupted build of the lab's image committed.
+pub fn untagged_images(lab: &str) -> Vec<String> {
+    docker_names(&[
+        "images",
+        "-a",
+        "--filter",
+        &format!("label=halab.lab={lab}"),
+        "--format",
+        "{{.ID}} {{.Repository}}:{{.Tag}}",
+    ])
+    .into_iter()
+    .filter(|l| l.ends_with(" <none>:<none>"))
+    .collect()
+}
+
 /// Names of the engine's networks labelled `halab.lab=<lab>`.
 pub fn labelled_networks(lab: &str) -> Vec<String> {
     docker_names(&[
