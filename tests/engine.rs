@@ -132,7 +132,13 @@ async fn engine_adapter_round_trip() {
         name: name.clone(),
         image: tag.clone(),
         env: BTreeMap::from([("HALAB_ROLE".into(), "node".into())]),
-        labels: lab_selector(lab),
+        // A role of its own, as every container halab makes has: without
+        // one it would inherit the image's, and `down` would take it for
+        // one of the image builder's steps.
+        labels: lab_selector(lab)
+            .into_iter()
+            .chain([(LABEL_ROLE.to_string(), "node".to_string())])
+            .collect(),
         network: net.clone(),
         ip: Some("172.30.0.10".parse().unwrap()),
         cap_add: vec!["NET_ADMIN".into()],

@@ -145,6 +145,25 @@ mod tests {
     use super::*;
     use crate::lifecycle::testkit::lab_on;
 
+    /// `down` tells the engine's build steps (which inherit an image's
+    /// role) from members by role: no member may carry an image's role.
+    #[test]
+    fn no_member_of_a_shipped_lab_looks_like_a_build_step() {
+        for shipped in crate::shipped::SHIPPED {
+            let lab = Lab::from_yaml(shipped.text, std::path::Path::new(shipped.file)).unwrap();
+            for spec in container_specs(&lab, "halab-x:1") {
+                let info = crate::engine::ContainerInfo {
+                    id: String::new(),
+                    name: spec.name.clone(),
+                    state: crate::engine::ContainerState::Created,
+                    labels: spec.labels.clone(),
+                    ip: None,
+                };
+                assert!(!info.is_build_step(), "{}: {:?}", spec.name, spec.labels);
+            }
+        }
+    }
+
     #[test]
     fn a_container_s_hash_follows_its_definition_not_its_labels() {
         let specs = container_specs(&lab_on(18000), "halab-x:1");
