@@ -298,34 +298,6 @@ impl Drop for KillOnDrop {
 }
 
 impl DockerEngine {
-    /// `logs`, with the engine's time in front of each line when `timestamps`.
-    fn read_logs(
-        &self,
-        name: &str,
-        tail: Option<usize>,
-        follow: bool,
-        timestamps: bool,
-    ) -> Result<LineStream, EngineError> {
-        let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
-        let opts = LogsOptionsBuilder::new()
-            .stdout(true)
-            .stderr(true)
-            .follow(follow)
-            .tail(&tail)
-            .timestamps(timestamps)
-            .build();
-        let container = name.to_string();
-        let stream = self
-            .docker
-            .logs(name, Some(opts))
-            .map_ok(log_bytes)
-            .map_err(move |e| EngineError::Logs {
-                container: container.clone(),
-                source: failure(e),
-            });
-        Ok(super::split_lines(stream))
-    }
-
     async fn start_attached(
         &self,
         name: &str,
@@ -687,22 +659,31 @@ impl Engine for DockerEngine {
             .boxed())
     }
 
-    async fn logs(
+    fn read_logs(
         &self,
         name: &str,
         tail: Option<usize>,
         follow: bool,
+        stamped: bool,
     ) -> Result<LineStream, EngineError> {
-        self.read_logs(name, tail, follow, false)
-    }
-
-    async fn logs_stamped(
-        &self,
-        name: &str,
-        tail: Option<usize>,
-        follow: bool,
-    ) -> Result<LineStream, EngineError> {
-        self.read_logs(name, tail, follow, true)
+        let tail = tail.map_or_else(|| "all".to_string(), |n| n.to_string());
+        let opts = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .follow(follow)
+            .tail(&tail)
+            .timestamps(stamped)
+            .build();
+        let container = name.to_string();
+        let stream = self
+            .docker
+            .logs(name, Some(opts))
+            .map_ok(log_bytes)
+            .map_err(move |e| EngineError::Logs {
+                container: container.clone(),
+                source: failure(e),
+            });
+        Ok(super::split_lines(stream))
     }
 
     async fn image(&self, tag: &str) -> Result<Option<ImageInfo>, EngineError> {

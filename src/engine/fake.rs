@@ -409,44 +409,6 @@ fn stamp(at: SystemTime, line: &str) -> String {
     format!("{} {line}", humantime::format_rfc3339_nanos(at))
 }
 
-impl FakeEngine {
-    fn read_logs(
-        &self,
-        name: &str,
-        tail: Option<usize>,
-        follow: bool,
-        stamped: bool,
-    ) -> Result<LineStream, EngineError> {
-        let err = |source| EngineError::Logs {
-            container: name.to_string(),
-            source,
-        };
-        self.record(format!("logs {name}")).map_err(err)?;
-        if self.container(name).is_none() {
-            return Err(err(not_found(name)));
-        }
-        let lines = self
-            .state
-            .lock()
-            .unwrap()
-            .logs
-            .get(name)
-            .cloned()
-            .unwrap_or_default();
-        let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
-        let lines: Vec<String> = lines
-            .into_iter()
-            .skip(skip)
-            .map(|(at, l)| if stamped { stamp(at, &l) } else { l })
-            .collect();
-        Ok(if follow {
-            self.open(name, StreamKind::Logs, stamped, lines)
-        } else {
-            futures_util::stream::iter(lines.into_iter().map(Ok)).boxed()
-        })
-    }
-}
-
 #[async_trait]
 impl Engine for FakeEngine {
     fn host(&self) -> String {
@@ -688,22 +650,40 @@ impl Engine for FakeEngine {
         ))
     }
 
-    async fn logs(
+    fn read_logs(
         &self,
         name: &str,
         tail: Option<usize>,
         follow: bool,
+        stamped: bool,
     ) -> Result<LineStream, EngineError> {
-        self.read_logs(name, tail, follow, false)
-    }
-
-    async fn logs_stamped(
-        &self,
-        name: &str,
-        tail: Option<usize>,
-        follow: bool,
-    ) -> Result<LineStream, EngineError> {
-        self.read_logs(name, tail, follow, true)
+        let err = |source| EngineError::Logs {
+            container: name.to_string(),
+            source,
+        };
+        self.record(format!("logs {name}")).map_err(err)?;
+        if self.container(name).is_none() {
+            return Err(err(not_found(name)));
+        }
+        let lines = self
+            .state
+            .lock()
+            .unwrap()
+            .logs
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        let skip = tail.map_or(0, |t| lines.len().saturating_sub(t));
+        let lines: Vec<String> = lines
+            .into_iter()
+            .skip(skip)
+            .map(|(at, l)| if stamped { stamp(at, &l) } else { l })
+            .collect();
+        Ok(if follow {
+            self.open(name, StreamKind::Logs, stamped, lines)
+        } else {
+            futures_util::stream::iter(lines.into_iter().map(Ok)).boxed()
+        })
     }
 
     async fn image(&self, tag: &str) -> Result<Option<ImageInfo>, EngineError> {

@@ -380,23 +380,35 @@ pub trait Engine: Send + Sync {
     /// line by line until it exits or the stream is dropped.
     async fn exec_lines(&self, name: &str, argv: &[&str]) -> Result<LineStream, EngineError>;
     /// The container's output, line by line: the last `tail` lines (all when
-    /// `None`), then new ones as they come when `follow`.
+    /// `None`), then new ones as they come when `follow`. With `stamped`,
+    /// each line is prefixed by the engine's time of its write and a space,
+    /// as `docker logs -t` prints it (`2026-11-27T10:32:50.603316002Z
+    /// text`): the line's own time, whenever it is read.
+    fn read_logs(
+        &self,
+        name: &str,
+        tail: Option<usize>,
+        follow: bool,
+        stamped: bool,
+    ) -> Result<LineStream, EngineError>;
+    /// [`Engine::read_logs`], lines as written.
     async fn logs(
         &self,
         name: &str,
         tail: Option<usize>,
         follow: bool,
-    ) -> Result<LineStream, EngineError>;
-    /// [`Engine::logs`] with each line prefixed by the engine's time of its
-    /// write and a space, as `docker logs -t` prints it
-    /// (`2026-11-27T10:32:50.603316002Z text`): the line's own time,
-    /// whenever it is read.
+    ) -> Result<LineStream, EngineError> {
+        self.read_logs(name, tail, follow, false)
+    }
+    /// [`Engine::read_logs`], each line with the engine's time in front.
     async fn logs_stamped(
         &self,
         name: &str,
         tail: Option<usize>,
         follow: bool,
-    ) -> Result<LineStream, EngineError>;
+    ) -> Result<LineStream, EngineError> {
+        self.read_logs(name, tail, follow, true)
+    }
 
     /// The image named `tag`, or `None` when the engine does not have it.
     async fn image(&self, tag: &str) -> Result<Option<ImageInfo>, EngineError>;
