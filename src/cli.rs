@@ -58,7 +58,9 @@ pub enum Command {
         format: DataFormat,
     },
     /// Build images (offline when no registry answers), create the network
-    /// and containers, and wait until the master serves port 8000.
+    /// and containers, and wait until the lab is steady: one VIP owner that
+    /// every backup hears, and clients (port 8000 on the seed lab, the VIP
+    /// of an lb-pair lab) answered through it.
     #[command(after_help = "Examples:
   halab up                            the seed lab (shipped in halab), from any folder
   halab up --lab fast-failover        another shipped lab (seed, fast-failover, three-node, lb-pair)
@@ -67,8 +69,8 @@ pub enum Command {
     Up {
         #[command(flatten)]
         lab: LabArgs,
-        /// How long to wait for the steady state (master holds the VIP and
-        /// the port answers with its page).
+        /// How long to wait for the steady state (the master holds the VIP
+        /// and what clients reach answers through it).
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         timeout: Duration,
         /// Start the lab and return at once, steady or not: to inspect a lab
