@@ -373,25 +373,7 @@ fn docker_names(args: &[&str]) -> Vec<String> {
 
 /// What GET http://127.0.0.1:<port>/ answered: (status, body).
 pub fn get(port: u16, timeout: Duration) -> Result<(u16, String), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| e.to_string())?;
-        let resp = client
-            .get(format!("http://127.0.0.1:{port}/"))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| e.to_string())?;
-        Ok((status, body))
-    })
+    get_url(&format!("http://127.0.0.1:{port}/"), timeout).map(|(status, _, body)| (status, body))
 }
 
 /// Polls the port until it answers 200 with a body containing `text`;
