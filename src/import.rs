@@ -451,7 +451,7 @@ fn copy_name(
 /// Writes `path` unless a file is there that import did not write.
 fn write_new(path: &Path, text: &str) -> Result<(), ImportError> {
     if path.exists() {
-        let ours = std::fs::read_to_string(path)
+        let ours = crate::textfile::read(path, crate::userconf::MAX_FILE_BYTES)
             .ok()
             .and_then(|t| t.lines().next().map(|l| l.contains(WRITTEN_BY)))
             .unwrap_or(false);

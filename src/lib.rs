@@ -29,6 +29,7 @@ pub mod spec;
 pub mod store;
 pub mod suggest;
 pub mod sweep;
+pub mod textfile;
 pub mod timeline;
 pub mod tune;
 pub mod ui;

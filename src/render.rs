@@ -494,6 +494,11 @@ fn load_templates(
     compile_templates(dir).map(std::borrow::Cow::Owned)
 }
 
+/// Largest template halab reads from a `--templates` folder (the built-in
+/// ones are a few KiB); above the largest page, which is judged on what a
+/// template renders ([`MAX_PAGE_BYTES`]).
+const TEMPLATE_MAX_BYTES: u64 = 4 << 20;
+
 fn compile_templates(dir: Option<&Path>) -> Result<tera::Tera, RenderError> {
     let mut tera = tera::Tera::default();
     // Escape HTML only: the configs and scripts must come out verbatim.
@@ -503,7 +508,7 @@ fn compile_templates(dir: Option<&Path>) -> Result<tera::Tera, RenderError> {
             None => embedded.to_string(),
             Some(dir) => {
                 let path = dir.join(name);
-                match std::fs::read_to_string(&path) {
+                match crate::textfile::read(&path, TEMPLATE_MAX_BYTES).map_err(|e| e.into_io()) {
                     Ok(t) => t,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         return Err(RenderError::MissingTemplate {

@@ -169,6 +169,8 @@ pub enum StoreError {
         dir: PathBuf,
         hint: Option<String>,
     },
+    #[error("`{}` is larger than a run can be ({} MiB)\n  fix: move it out of the run directory", path.display(), MAX_RUN_BYTES >> 20)]
+    TooLarge { path: PathBuf },
     #[error("no stored runs in `{}`\n  fix: run a scenario first, e.g. `halab chaos stop-master` (or `halab test`)", dir.display())]
     Empty { dir: PathBuf },
     #[error("`{}` is inside the run directory `{}`, where every `.json` file is read as a run\n  fix: write the report elsewhere, e.g. `-o report.json`", path.display(), dir.display())]
@@ -374,11 +376,23 @@ impl Store {
     }
 }
 
-/// Read one record, checking its format version before its shape.
+/// Largest run file halab reads: about a million probe requests, far more
+/// than an hour's watch at the default interval writes (a 7 s run is
+/// ≈ 80 KiB). The bound keeps a stray file from being read whole.
+pub const MAX_RUN_BYTES: u64 = 256 << 20;
+
+/// Read one record (a regular file of at most [`MAX_RUN_BYTES`]), checking
+/// its format version before its shape.
 pub fn read_record(path: &Path) -> Result<RunRecord, StoreError> {
-    let text = std::fs::read_to_string(path).map_err(|source| StoreError::Read {
-        path: path.to_path_buf(),
-        source,
+    use crate::textfile::TextError;
+    let text = crate::textfile::read(path, MAX_RUN_BYTES).map_err(|e| match e {
+        TextError::TooLarge { .. } => StoreError::TooLarge {
+            path: path.to_path_buf(),
+        },
+        e => StoreError::Read {
+            path: path.to_path_buf(),
+            source: e.into_io(),
+        },
     })?;
     #[derive(Deserialize)]
     struct Header {
@@ -744,6 +758,45 @@ pub(crate) mod tests {
         }
         assert_eq!(store.list().unwrap().len(), 1);
         assert_eq!(store.last().unwrap(), r);
+    }
+
+    /// A FIFO named like a run would block the read for ever, a huge file
+    /// would be read whole: both are skipped and named, the run still read.
+    #[test]
+    fn a_fifo_or_a_huge_file_among_the_runs_is_skipped_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        let mut r = record(1_000_000_000, ScenarioName::StopMaster);
+        store.save(&mut r).unwrap();
+        let fifo = dir.path().join("a-fifo.json");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        // Sparse: as large as it says, without the disk.
+        let huge = dir.path().join("b-huge.json");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_RUN_BYTES + 1)
+            .unwrap();
+        let runs = store.read_all().unwrap();
+        assert_eq!(runs.records.len(), 1);
+        let said: Vec<String> = runs
+            .skipped
+            .iter()
+            .map(|e| crate::ui::one_line(e))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                format!(
+                    "cannot read run `{}`: not a regular file (a folder, a FIFO or a device)",
+                    fifo.display()
+                ),
+                format!(
+                    "`{}` is larger than a run can be (256 MiB)\n  fix: move it out of the run directory",
+                    huge.display()
+                ),
+            ]
+        );
     }
 
     #[test]

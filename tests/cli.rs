@@ -344,6 +344,38 @@ fn a_lab_file_over_one_mib_is_refused_unread() {
     insta::assert_snapshot!(render_refused(text.as_bytes(), &[]));
 }
 
+/// A FIFO (or a device) named as the lab: opening it used to block for
+/// ever. Refused at once, as not a regular file.
+#[test]
+fn a_fifo_as_the_lab_is_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("lab.yaml");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for lab in [fifo.to_str().unwrap(), "/dev/zero"] {
+        // `timeout`: a hang fails the test (exit 124) instead of the run.
+        let out = Command::new("timeout")
+            .arg("20")
+            .arg(env!("CARGO_BIN_EXE_halab"))
+            .args(["validate", "--lab", lab])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{lab}: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "error: cannot read lab file `{lab}`\n  \
+                 caused by: not a regular file (a folder, a FIFO or a device)\n  \
+                 fix: pass a readable lab file (YAML) with `--lab FILE`\n"
+            )
+        );
+    }
+}
+
 #[test]
 fn a_file_that_is_not_utf8_says_so() {
     let mut text = GOOD.as_bytes().to_vec();

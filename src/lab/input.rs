@@ -2,7 +2,6 @@
 //! check before the YAML parser sees the text, and parse errors worded for
 //! the person who wrote the file rather than in serde's terms.
 
-use std::io::Read as _;
 use std::path::Path;
 
 use super::LabError;
@@ -18,36 +17,21 @@ pub const MAX_DEPTH: usize = 32;
 
 /// The text of a lab file, read with a bound and checked to be UTF-8.
 pub fn read(path: &Path) -> Result<String, LabError> {
-    let read_err = |source| LabError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read_err)?;
-    let too_large = || LabError::TooLarge {
-        path: path.to_path_buf(),
-        limit: MAX_LAB_BYTES,
-    };
-    // The length on disk refuses a large file without reading it; the
-    // bounded read covers files whose length says nothing (pipes, /dev/*).
-    if file.metadata().map_err(read_err)?.len() > MAX_LAB_BYTES {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_LAB_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > MAX_LAB_BYTES {
-        return Err(too_large());
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
-        let column = good.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-        LabError::NotUtf8 {
+    use crate::textfile::TextError;
+    crate::textfile::read(path, MAX_LAB_BYTES).map_err(|e| match e {
+        TextError::Io(source) => LabError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        TextError::TooLarge { .. } => LabError::TooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_LAB_BYTES,
+        },
+        TextError::NotUtf8 { line, column } => LabError::NotUtf8 {
             path: path.to_path_buf(),
             line,
             column,
-        }
+        },
     })
 }
 

@@ -139,35 +139,20 @@ fn instance_choice_message(file: &Path, wanted: Option<&str>, available: &[Strin
 
 /// Reads a whole text file, refusing anything over [`MAX_FILE_BYTES`] or not UTF-8.
 pub fn read_text(path: &Path) -> Result<String, ConfError> {
-    use std::io::Read;
-    let read_err = |source| ConfError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read_err)?;
-    let size = file.metadata().map_err(read_err)?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(ConfError::TooLarge {
+    use crate::textfile::TextError;
+    crate::textfile::read(path, MAX_FILE_BYTES).map_err(|e| match e {
+        TextError::Io(source) => ConfError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        TextError::TooLarge { size } => ConfError::TooLarge {
             path: path.to_path_buf(),
             size,
             limit: MAX_FILE_BYTES,
-        });
-    }
-    // Read one byte past the limit: a file that grew after the metadata call
-    // is still caught.
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(ConfError::TooLarge {
+        },
+        TextError::NotUtf8 { .. } => ConfError::NotText {
             path: path.to_path_buf(),
-            size: bytes.len() as u64,
-            limit: MAX_FILE_BYTES,
-        });
-    }
-    String::from_utf8(bytes).map_err(|_| ConfError::NotText {
-        path: path.to_path_buf(),
+        },
     })
 }
 
