@@ -34,7 +34,7 @@ use crate::timeline::{self, Clock, Event, EventKind, Outcome, Request};
 /// A body larger than this is cut (the answer is judged by its first MiB):
 /// a node's page is a few bytes, and the probe must not be made to buffer
 /// without bound.
-const MAX_BODY: usize = 1 << 20;
+pub const MAX_BODY: usize = 1 << 20;
 
 /// What to probe and how often.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -95,10 +95,24 @@ pub async fn fetch(lab: &Lab, timeout: Duration) -> ProxyAnswer {
                 .get(crate::lab::LB_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let body = resp.text().await.unwrap_or_default();
+            let body = String::from_utf8_lossy(&first_mib(resp).await).into_owned();
             ProxyAnswer::of(status, lb.as_deref(), &body, &Credit::of_lab(lab))
         }
     }
+}
+
+/// The body's first [`MAX_BODY`](crate::probe::MAX_BODY) bytes, as the
+/// probe judges it: an endless body is not read on until the timeout.
+async fn first_mib(mut resp: reqwest::Response) -> Vec<u8> {
+    let max = crate::probe::MAX_BODY;
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        body.extend_from_slice(&chunk[..chunk.len().min(max - body.len())]);
+        if body.len() == max {
+            break;
+        }
+    }
+    body
 }
 
 /// Why a request got no answer, in a person's words: reqwest's chain
@@ -204,6 +218,32 @@ mod tests {
         let a = fetch(&lab, Duration::from_secs(1)).await;
         assert_eq!(a.status, None);
         assert_eq!(a.error.as_deref(), Some("connection refused"));
+    }
+
+    /// A server that sends a body without end: the answer is judged on
+    /// its first MiB, read at once, not on all it sends until the timeout.
+    #[tokio::test]
+    async fn an_endless_body_is_cut_at_a_mib() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = s.read(&mut request).await;
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<div>主机</div>";
+            s.write_all(head.as_bytes()).await.unwrap();
+            let chunk = vec![b'x'; 64 << 10];
+            while s.write_all(&chunk).await.is_ok() {}
+        });
+        let start = std::time::Instant::now();
+        let a = fetch(&seed_on(port), Duration::from_secs(10)).await;
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(a.is_page_of("nginx_master"), "{a:?}");
     }
 
     #[tokio::test]
