@@ -134,6 +134,9 @@ async fn bootstrap(mmdebstrap: &Path, tarball: &Path, image: &str) -> Result<(),
         .arg(BASE_SUITE)
         .arg(tarball)
         .stdin(std::process::Stdio::null())
+        // Ctrl-C during `up` drops this future: the bootstrap stops with it
+        // rather than write on into a temp dir that is gone.
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|source| ImageError::RunMmdebstrap { source })?;
