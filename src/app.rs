@@ -385,9 +385,7 @@ async fn up_cmd(
     // A lab with no container before this `up` is wholly this `up`'s: on
     // Ctrl-C all of it can go. One that was there is only said to be
     // part-way, since its old members are the user's.
-    let present = engine
-        .list_containers(&crate::engine::lab_selector(lab.name()))
-        .await?;
+    let present = crate::engine::lab_containers(engine.as_ref(), lab.name()).await?;
     let fresh = present.is_empty();
     sweep_left_rules(engine.as_ref(), &present).await?;
     let report = tokio::select! {

@@ -40,6 +40,18 @@ pub fn lab_selector(lab: &str) -> Labels {
     Labels::from([(LABEL_LAB.to_string(), lab.to_string())])
 }
 
+/// The lab's containers, without the image builder's steps (they carry
+/// the lab image's labels, but they are the builder's: see
+/// [`ContainerInfo::is_build_step`]).
+pub async fn lab_containers(
+    engine: &dyn Engine,
+    lab: &str,
+) -> Result<Vec<ContainerInfo>, EngineError> {
+    let mut all = engine.list_containers(&lab_selector(lab)).await?;
+    all.retain(|c| !c.is_build_step());
+    Ok(all)
+}
+
 /// Lines of a running command or of a container's log. Dropping the stream
 /// stops reading (and, for `exec_lines`, stops the command).
 pub type LineStream = BoxStream<'static, Result<String, EngineError>>;

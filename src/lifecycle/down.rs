@@ -134,11 +134,9 @@ fn short_id(id: &str) -> &str {
 /// The lab's containers still in the engine, but for the image builder's
 /// own (an interrupted build's go by themselves).
 pub async fn left_behind(engine: &dyn Engine, lab: &str) -> Result<Vec<String>, LifecycleError> {
-    Ok(engine
-        .list_containers(&lab_selector(lab))
+    Ok(crate::engine::lab_containers(engine, lab)
         .await?
         .into_iter()
-        .filter(|c| !c.is_build_step())
         .map(|c| c.name)
         .collect())
 }

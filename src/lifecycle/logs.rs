@@ -5,7 +5,7 @@ use std::io::Write;
 use futures_util::StreamExt;
 
 use super::LifecycleError;
-use crate::engine::{lab_selector, Engine};
+use crate::engine::Engine;
 use crate::lab::Lab;
 
 /// Print the logs of every member of `lab` (or of `member` only), each line
@@ -33,7 +33,7 @@ pub async fn logs(
         }
         members = vec![m];
     }
-    let present = engine.list_containers(&lab_selector(lab.name())).await?;
+    let present = crate::engine::lab_containers(engine, lab.name()).await?;
     if present.is_empty() {
         return Err(LifecycleError::not_up(lab));
     }

@@ -7,7 +7,7 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 use super::LifecycleError;
-use crate::engine::{lab_selector, ContainerState, Engine};
+use crate::engine::{ContainerState, Engine};
 use crate::lab::Lab;
 use crate::observe::{self, NodeStatus, PoolServer, ProxyAnswer, Steadiness};
 
@@ -57,7 +57,7 @@ pub struct LabStatus {
 
 /// What each member of `lab` is doing now.
 pub async fn status(engine: &dyn Engine, lab: &Lab) -> Result<LabStatus, LifecycleError> {
-    let containers = engine.list_containers(&lab_selector(lab.name())).await?;
+    let containers = crate::engine::lab_containers(engine, lab.name()).await?;
     if containers.is_empty() {
         return Err(LifecycleError::not_up(lab));
     }

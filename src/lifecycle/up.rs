@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::plan::{network_conflicts, port_free, port_held_by_lab, UpPlan};
 use super::spec::{container_specs, lab_hash, network_labels};
 use super::{ready, LifecycleError};
-use crate::engine::{lab_selector, ContainerSpec, Engine, EngineError, Labels};
+use crate::engine::{lab_containers, ContainerSpec, Engine, EngineError, Labels};
 use crate::image::{self, LabImage};
 use crate::lab::{Lab, Shape};
 use crate::observe::{self, ProxyAnswer};
@@ -96,7 +96,7 @@ pub async fn up(
     // is this lab's own proxy holding it).
     let nets = engine.list_networks(&Labels::new()).await?;
     let had_net = network_conflicts(lab, &nets)?;
-    let present = engine.list_containers(&lab_selector(lab.name())).await?;
+    let present = lab_containers(engine, lab.name()).await?;
     // Only a front proxy publishes a port (clients of an LB pair use the VIP).
     if lab.has_front_proxy() && !port_held_by_lab(&present, lab.spec().proxy.port) {
         port_free(lab, Duration::ZERO).await?;
@@ -136,7 +136,7 @@ pub async fn up(
         if !img.built {
             return Ok((present, nets, had_net || made.network));
         }
-        let existing = engine.list_containers(&lab_selector(lab.name())).await?;
+        let existing = lab_containers(engine, lab.name()).await?;
         let nets = engine.list_networks(&Labels::new()).await?;
         let keep_net = network_conflicts(lab, &nets)?;
         Ok::<_, LifecycleError>((existing, nets, keep_net))
@@ -634,6 +634,32 @@ mod tests {
         assert_eq!(r.removed, vec!["nginx-keepalived-nginx_extra"]);
         assert_eq!(r.kept, members());
         assert!(e.container("nginx-keepalived-nginx_extra").is_none());
+    }
+
+    /// A step of an image build under way for the lab (another `up`'s)
+    /// carries the lab's label: it is no member, so `up` neither takes it
+    /// for a node removed from the file nor counts the lab as present.
+    #[tokio::test]
+    async fn the_image_builder_s_steps_are_no_members() {
+        let lab = lab_on(free_port());
+        let e = healthy_engine(&lab);
+        let mut step = container_specs(&lab, crate::lab::DEFAULT_BASE_IMAGE)[0].clone();
+        step.name = "zen_gould".into();
+        step.network = "bridge".into();
+        e.add_network("bridge", "10.99.0.0/24".parse().unwrap(), Labels::new());
+        step.labels
+            .insert(crate::engine::LABEL_ROLE.into(), "base".into());
+        e.create_container(&step).await.unwrap();
+        assert!(matches!(
+            crate::lifecycle::status(e.as_ref(), &lab)
+                .await
+                .unwrap_err(),
+            LifecycleError::NotUp { .. }
+        ));
+        let r = up(e.as_ref(), &lab, &rendered(), &quick()).await.unwrap();
+        assert!(r.removed.is_empty(), "{:?}", r.removed);
+        assert!(e.container("zen_gould").is_some());
+        assert!(!e.calls().contains(&"remove zen_gould".to_string()));
     }
 
     #[tokio::test]

@@ -22,7 +22,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::engine::{lab_selector, ContainerInfo, ContainerState, Engine, EngineError};
+use crate::engine::{ContainerInfo, ContainerState, Engine, EngineError};
 use crate::lab::Lab;
 use crate::timeline::VrrpState;
 
@@ -207,8 +207,7 @@ impl Diagnosis {
 
 /// Look at `lab` now and say why it is not steady.
 pub async fn diagnose(engine: &dyn Engine, lab: &Lab) -> Diagnosis {
-    let containers = engine
-        .list_containers(&lab_selector(lab.name()))
+    let containers = crate::engine::lab_containers(engine, lab.name())
         .await
         .unwrap_or_default();
     let (nodes, answer) = read_lab(engine, lab, &containers).await;
@@ -255,7 +254,7 @@ impl fmt::Display for Diagnosis {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{ExecOutput, FakeEngine, Labels};
+    use crate::engine::{lab_selector, ExecOutput, FakeEngine, Labels};
 
     fn lab() -> Lab {
         crate::lab::load(
