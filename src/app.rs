@@ -500,7 +500,7 @@ async fn interrupted_up(engine: &dyn Engine, name: &str, fresh: bool) -> Command
     let removed = lifecycle::down(engine, name, false).await;
     // A create the engine finished after the call was dropped is caught by
     // looking again.
-    let left = lifecycle::left_behind(engine, name).await;
+    let left = crate::engine::lab_containers(engine, name).await;
     match (removed, left) {
         (Ok(r), Ok(left)) if left.is_empty() => CommandError::InterruptedUp {
             lab: name.into(),

@@ -131,16 +131,6 @@ fn short_id(id: &str) -> &str {
     &hex[..12.min(hex.len())]
 }
 
-/// The lab's containers still in the engine, but for the image builder's
-/// own (an interrupted build's go by themselves).
-pub async fn left_behind(engine: &dyn Engine, lab: &str) -> Result<Vec<String>, LifecycleError> {
-    Ok(crate::engine::lab_containers(engine, lab)
-        .await?
-        .into_iter()
-        .map(|c| c.name)
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,34 +256,6 @@ mod tests {
         assert_eq!(
             e.image_tags(),
             vec![DEFAULT_BASE_IMAGE, "halab-nginx-keepalived:abc"]
-        );
-    }
-
-    /// After an interrupted `up`, a build step still going is not a
-    /// container the interrupt left behind; a lab member is.
-    #[tokio::test]
-    async fn the_builder_s_containers_are_not_left_behind_a_member_is() {
-        let lab = lab_on(free_port());
-        let e = crate::engine::FakeEngine::new();
-        e.add_image(DEFAULT_BASE_IMAGE, Labels::new());
-        let member = container_specs(&lab, DEFAULT_BASE_IMAGE)[0].clone();
-        e.add_network(
-            &member.network,
-            "10.231.0.0/16".parse().unwrap(),
-            Labels::new(),
-        );
-        for (name, role) in [("zen_gould", "base"), ("recursing_gould", "image")] {
-            let mut step = member.clone();
-            step.name = name.into();
-            step.labels
-                .insert(crate::engine::LABEL_ROLE.into(), role.into());
-            e.create_container(&step).await.unwrap();
-        }
-        assert!(left_behind(&e, lab.name()).await.unwrap().is_empty());
-        e.create_container(&member).await.unwrap();
-        assert_eq!(
-            left_behind(&e, lab.name()).await.unwrap(),
-            vec![member.name.clone()]
         );
     }
 }

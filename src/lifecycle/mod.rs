@@ -37,7 +37,7 @@ use crate::image::ImageError;
 use crate::observe::{Diagnosis, Steadiness};
 
 pub use crate::observe::{fetch, holds_vip, NodeStatus, ProxyAnswer};
-pub use down::{down, left_behind, DownReport};
+pub use down::{down, DownReport};
 pub use logs::logs;
 pub use ready::wait_steady;
 pub use spec::{container_hash, container_specs, lab_hash};

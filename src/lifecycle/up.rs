@@ -643,13 +643,20 @@ mod tests {
     async fn the_image_builder_s_steps_are_no_members() {
         let lab = lab_on(free_port());
         let e = healthy_engine(&lab);
-        let mut step = container_specs(&lab, crate::lab::DEFAULT_BASE_IMAGE)[0].clone();
-        step.name = "zen_gould".into();
-        step.network = "bridge".into();
         e.add_network("bridge", "10.99.0.0/24".parse().unwrap(), Labels::new());
-        step.labels
-            .insert(crate::engine::LABEL_ROLE.into(), "base".into());
-        e.create_container(&step).await.unwrap();
+        // Steps of the base (a lab image's first) and of the lab image.
+        for (name, role) in [("zen_gould", "base"), ("recursing_gould", "image")] {
+            let mut step = container_specs(&lab, crate::lab::DEFAULT_BASE_IMAGE)[0].clone();
+            step.name = name.into();
+            step.network = "bridge".into();
+            step.labels
+                .insert(crate::engine::LABEL_ROLE.into(), role.into());
+            e.create_container(&step).await.unwrap();
+        }
+        assert!(lab_containers(e.as_ref(), lab.name())
+            .await
+            .unwrap()
+            .is_empty());
         assert!(matches!(
             crate::lifecycle::status(e.as_ref(), &lab)
                 .await
@@ -658,8 +665,16 @@ mod tests {
         ));
         let r = up(e.as_ref(), &lab, &rendered(), &quick()).await.unwrap();
         assert!(r.removed.is_empty(), "{:?}", r.removed);
-        assert!(e.container("zen_gould").is_some());
-        assert!(!e.calls().contains(&"remove zen_gould".to_string()));
+        assert!(e.container("zen_gould").is_some() && e.container("recursing_gould").is_some());
+        assert!(!e
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("remove ") && c.ends_with("_gould")));
+        // The lab's members are what it lists now.
+        assert_eq!(
+            lab_containers(e.as_ref(), lab.name()).await.unwrap().len(),
+            3
+        );
     }
 
     #[tokio::test]
