@@ -275,6 +275,15 @@ fn up_from_an_empty_folder_brings_the_shipped_seed_lab_up() {
         out.all()
     );
     assert!(out.stdout.contains("answers 主机"), "{}", out.all());
+    // The next steps repeat what names this lab, and nothing else.
+    let again = format!("--name conv-default --port {port} --subnet 10.140.0.0/16");
+    assert!(
+        out.stdout.ends_with(&format!(
+            "\n  next: `halab status {again}`, `halab chaos stop-master {again}`, `halab down {again}`\n"
+        )),
+        "{}",
+        out.all()
+    );
     let out = lab.halab(&["status"], &["--format", "json"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let status: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();

@@ -39,6 +39,14 @@ fn tune_on_the_fast_lab_writes_a_lab_that_passes_test() {
     ];
     let out = lab.halab(&["tune"], &search);
     assert_eq!(out.code, 0, "{}", out.all());
+    // The next step runs the tuned file under this search's name and place.
+    assert!(
+        out.stdout.ends_with(&format!(
+            "wrote {out_arg}\n  next: `halab test --up --lab {out_arg} --name ht-tune --port 18480 --subnet 10.247.0.0/16`\n"
+        )),
+        "{}",
+        out.all()
+    );
     for p in 1..=2 {
         let copy = format!("ht-tune-p{p}");
         assert!(
